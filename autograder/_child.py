@@ -1,0 +1,91 @@
+"""The sandbox child: runs a submission's code and answers probe requests.
+
+Started by autograder.sandbox as `python -I _child.py OUT_FD`, never imported.
+Requests arrive on stdin (pickles from the grader); answers leave on the
+private pipe OUT_FD as a JSON header plus an .npz of plain numeric arrays, so
+nothing the student's code builds can travel back as an object. The answer
+key (genimg_ref) and the grader (autograder) cannot be imported from here.
+"""
+
+import builtins
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+
+BLOCKED_PACKAGES = ("genimg_ref", "autograder")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class AnswerKeyBlocker:
+    """A meta-path finder that refuses the answer key and the grader."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in BLOCKED_PACKAGES:
+            raise ImportError(
+                f"graded code may not import {fullname!r}: it is the answer key or the grader, "
+                "not part of the assignment"
+            )
+        return None
+
+
+def main():
+    requests = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(int(sys.argv[1]), "wb")
+    # The student's code gets an empty stdin; the protocol stays on private fds.
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+
+    import keras
+    import numpy as np
+
+    from genimg_kit import probes
+    from genimg_kit.parts import PARTS
+
+    for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, AnswerKeyBlocker())
+
+    def send(header, arrays=None):
+        buffer = io.BytesIO()
+        np.savez(buffer, **(arrays or {}))
+        body = json.dumps(header).encode()
+        payload = struct.pack("<I", len(body)) + body + buffer.getvalue()
+        answers.write(struct.pack("<Q", len(payload)) + payload)
+        answers.flush()
+
+    def receive():
+        size = requests.read(8)
+        if len(size) < 8:
+            return None
+        return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
+
+    namespace = {"__name__": "submission", "__builtins__": builtins}
+    graded_names = [name for name, _ in PARTS.values()]
+    send({"status": "ready"})
+    while (request := receive()) is not None:
+        if request["op"] == "load":
+            errors = []
+            for label, source in request["units"]:
+                try:
+                    exec(compile(source, label, "exec"), namespace)
+                except BaseException as error:  # a failing statement costs only itself
+                    errors.append(f"{label}: {probes.describe_exception(error)}")
+            send({"status": "ok", "errors": errors,
+                  "defined": [n for n in graded_names if n in namespace]})
+        elif request["op"] == "probe":
+            keras.utils.set_random_seed(request["seed"])
+            try:
+                arrays = probes.run_probe(namespace, request["probe"], request["arrays"])
+            except probes.NameNotDefined as error:
+                send({"status": "missing", "message": str(error)})
+            except BaseException as error:  # SystemExit and KeyboardInterrupt included
+                send({"status": "error", "message": probes.describe_exception(error)})
+            else:
+                send({"status": "ok"}, arrays)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`genimg-grade`: grade one submission and write the results.
+
+    genimg-grade [SUBMISSION] [--json OUT] [--classroom OUT] [--backend jax|tensorflow]
+
+Without SUBMISSION it grades the embedded default: the reference package
+(the answer key, which must score 100). Exit status 0 whenever grading ran,
+whatever the score (1 with --fail-under N when the score is below N); 2 when
+the grader itself could not run.
+"""
+
+import argparse
+import pathlib
+import sys
+
+DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"
+
+
+def build_parser():
+    from genimg_kit.parts import PARTS
+
+    parser = argparse.ArgumentParser(prog="genimg-grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submission", nargs="?", default=str(DEFAULT_SUBMISSION),
+                        help=".py file, .ipynb notebook or folder of them (default: the reference)")
+    parser.add_argument("--json", metavar="OUT", help="write Gradescope results.json here")
+    parser.add_argument("--classroom", metavar="OUT",
+                        help="write the GitHub Classroom grader result (base64 JSON) here")
+    parser.add_argument("--backend", choices=["jax", "tensorflow"],
+                        help="Keras backend for the submission (default: $KERAS_BACKEND or tensorflow)")
+    parser.add_argument("--parts", type=lambda s: s.split(","), metavar="P1,P2",
+                        help=f"grade only these parts ({', '.join(PARTS)})")
+    parser.add_argument("--fail-under", type=float, metavar="N",
+                        help="exit with status 1 when the score is below N (for CI gates)")
+    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds allowed for all probes of one part (default 120)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of the sandbox")
+    parser.add_argument("--quiet", action="store_true", help="report failed checks only")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from autograder import writers
+    from autograder.grade import Limits, grade
+    from autograder.sandbox import GraderError
+
+    limits = Limits(part_seconds=args.part_timeout, memory_mb=args.memory_mb)
+    try:
+        result = grade(args.submission, parts=args.parts, backend=args.backend, limits=limits)
+    except GraderError as error:
+        print(f"genimg-grade: the grader could not run: {error}", file=sys.stderr)
+        return 2
+    print(writers.text_report(result, show_passed=not args.quiet))
+    if args.json:
+        writers.write_json(writers.gradescope(result), args.json)
+    if args.classroom:
+        pathlib.Path(args.classroom).write_text(writers.encode_classroom(writers.classroom(result)))
+    if args.fail_under is not None and result.score < args.fail_under:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

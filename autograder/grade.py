@@ -1,0 +1,114 @@
+"""One way through the grader: submission -> sandbox -> checks -> result.
+
+    result = grade("submission.ipynb")
+
+Every consumer (CLI, batch, bundles, the project's tests) calls `grade` and
+hands the `GradeResult` to a writer in autograder.writers.
+"""
+
+import dataclasses
+import os
+import pathlib
+import time
+
+import autograder.hidden  # noqa: F401  (registers the hidden checks)
+from autograder.sandbox import RemoteSubject, Sandbox
+from autograder.submission import UnreadableSubmission, read_submission
+from genimg_kit.checks.core import MissingName, SubmissionDied, run_part
+from genimg_kit.parts import PARTS, graded_name
+
+# Parts run in this order: the cheap ones first.
+PART_ORDER = list(PARTS)
+
+
+@dataclasses.dataclass
+class Limits:
+    part_seconds: float = 120.0  # all probes of one part, JAX compilation included
+    load_seconds: float = 120.0  # running the submission's kept statements (imports)
+    memory_mb: int = 4096
+    output_bytes: int = 20_000
+
+
+@dataclasses.dataclass
+class GradeResult:
+    submission: str
+    backend: str
+    parts: dict  # part id -> PartResult, in PART_ORDER
+    notes: list  # what was skipped, what failed to load, what it printed
+    seconds: float = 0.0
+
+    @property
+    def score(self):
+        return sum(p.points for p in self.parts.values())
+
+    @property
+    def max_score(self):
+        return sum(p.max_points for p in self.parts.values())
+
+
+class _Absent:
+    """Stands for a submission that cannot be probed: every probe says why."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def probe(self, probe_name, **arrays):
+        raise self.error
+
+
+def default_backend():
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def grade(path, parts=None, backend=None, limits=None):
+    """Grades the submission at `path`; always returns a GradeResult.
+
+    Raises autograder.sandbox.GraderError only when the grader itself cannot
+    run (the sandbox fails to start before any student code is loaded).
+    """
+    started = time.perf_counter()
+    parts = [p for p in PART_ORDER if parts is None or p in parts]
+    backend = backend or default_backend()
+    limits = limits or Limits()
+    notes, results = [], {}
+    try:
+        submission = read_submission(path)
+    except UnreadableSubmission as error:
+        for part in parts:
+            results[part] = run_part(part, _Absent(MissingName(f"the submission could not be read: {error}")))
+        return GradeResult(str(path), backend, results, [str(error)], time.perf_counter() - started)
+    notes.extend(submission.skipped)
+
+    sandbox, defined, load_error = None, [], None
+    try:
+        for part in parts:
+            if sandbox is None or sandbox.death:
+                first_start = sandbox is None
+                if sandbox is not None:
+                    _close(sandbox, notes)
+                sandbox = Sandbox(backend, limits.memory_mb, limits.output_bytes)
+                try:
+                    defined, errors = sandbox.load(submission.units, limits.load_seconds)
+                    if first_start:
+                        notes.extend(errors)
+                except SubmissionDied as error:
+                    load_error = SubmissionDied(f"the submission failed while loading: {error}")
+            if load_error is not None:
+                subject = _Absent(load_error)
+            elif graded_name(part) not in defined:
+                subject = _Absent(MissingName(
+                    f"`{graded_name(part)}` is not defined at the top level of the submission"))
+            else:
+                subject = RemoteSubject(sandbox, time.monotonic() + limits.part_seconds)
+            results[part] = run_part(part, subject)
+    finally:
+        if sandbox is not None:
+            _close(sandbox, notes)
+    return GradeResult(str(pathlib.Path(path)), backend, results, notes, time.perf_counter() - started)
+
+
+def _close(sandbox, notes):
+    sandbox.close()
+    printed = sandbox.stdout.text().strip()
+    if printed:
+        notes.append("the submission printed:\n" + printed[-2000:])

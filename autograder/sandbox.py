@@ -1,0 +1,195 @@
+"""The sandbox: a child process that holds the submission's code.
+
+The grader talks to it through `Sandbox.request`; every limit is enforced
+from out here: a time limit per request (the child is killed when it runs
+over), a memory cap (a watchdog kills the child's process tree), and a cap
+on how much of its stdout/stderr is kept. Whatever happens in the child, the
+grader gets back either plain numeric arrays or a message.
+"""
+
+import io
+import json
+import os
+import pathlib
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+
+from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
+
+CHILD_SCRIPT = pathlib.Path(__file__).with_name("_child.py")
+
+
+class GraderError(Exception):
+    """The grader itself could not run (not the submission's fault)."""
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe, keeping only its first `limit` bytes."""
+
+    def __init__(self, stream, limit):
+        super().__init__(daemon=True)
+        self.stream, self.limit, self.kept, self.dropped = stream, limit, bytearray(), 0
+
+    def run(self):
+        while chunk := self.stream.read1(65536):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[:max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self):
+        text = self.kept.decode(errors="replace")
+        return text + (f"\n[... {self.dropped} more bytes dropped]" if self.dropped else "")
+
+
+class Sandbox:
+    def __init__(self, backend, memory_mb=4096, output_limit=20_000, startup_timeout=180):
+        self.backend, self.memory_mb = backend, memory_mb
+        self.death = None  # why the child died, once it has
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+                   MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0")
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD_SCRIPT), str(write_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(write_fd,), env=env, start_new_session=True,
+        )
+        os.close(write_fd)
+        self.answers = os.fdopen(read_fd, "rb", buffering=0)
+        self.stdout = _CappedReader(self.process.stdout, output_limit)
+        self.stderr = _CappedReader(self.process.stderr, output_limit)
+        self.stdout.start(), self.stderr.start()
+        self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
+        self._watchdog.start()
+        try:
+            self._receive(startup_timeout)
+        except SubmissionDied as error:
+            self.close()
+            raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
+
+    # --- limits ---------------------------------------------------------
+
+    def _tree(self):
+        try:
+            parent = psutil.Process(self.process.pid)
+            return [parent] + parent.children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _watch_memory(self):
+        while self.process.poll() is None:
+            rss = 0
+            for p in self._tree():
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            if rss > self.memory_mb * 2**20:
+                self._kill(f"the submission used more than {self.memory_mb} MiB of memory and was stopped")
+                return
+            time.sleep(0.1)
+
+    def _kill(self, reason):
+        if self.death is None:
+            self.death = reason
+        for p in reversed(self._tree()):
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # --- protocol -------------------------------------------------------
+
+    def _read_exactly(self, size, deadline):
+        data = bytearray()
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.answers], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = self.answers.read(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return bytes(data)
+
+    def _receive(self, timeout):
+        if self.death:
+            raise SubmissionDied(self.death)
+        deadline = time.monotonic() + timeout
+        try:
+            size = struct.unpack("<Q", self._read_exactly(8, deadline))[0]
+            payload = self._read_exactly(size, deadline)
+            header_size = struct.unpack("<I", payload[:4])[0]
+            header = json.loads(payload[4:4 + header_size])
+            with np.load(io.BytesIO(payload[4 + header_size:]), allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except TimeoutError:
+            self._kill(f"the submission did not answer within {timeout:.0f} s and was stopped "
+                       "(an endless loop, or far too slow)")
+            raise SubmissionDied(self.death) from None
+        except EOFError:
+            code = self.process.wait()
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            self._kill(f"the submission's process {how}")
+            raise SubmissionDied(self.death) from None
+        except (ValueError, KeyError, struct.error, json.JSONDecodeError) as error:
+            self._kill(f"the submission sent back something that is not plain numbers ({error})")
+            raise SubmissionDied(self.death) from None
+        return header, arrays
+
+    def request(self, message, timeout):
+        if self.death:
+            raise SubmissionDied(self.death)
+        data = pickle.dumps(message)
+        try:
+            self.process.stdin.write(struct.pack("<Q", len(data)) + data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._kill("the submission's process exited")
+            raise SubmissionDied(self.death) from None
+        return self._receive(timeout)
+
+    def load(self, units, timeout):
+        """Runs the kept statements; returns (graded names defined, errors)."""
+        header, _ = self.request({"op": "load", "units": [(u.label, u.source) for u in units]}, timeout)
+        return header["defined"], header["errors"]
+
+    def close(self):
+        self._kill(self.death or "closed")
+        self.process.wait()
+        for stream in (self.process.stdin, self.answers):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.stdout.join(1), self.stderr.join(1)
+
+
+class RemoteSubject:
+    """A check's view of the submission in the sandbox (see genimg_kit.checks.core)."""
+
+    def __init__(self, sandbox, deadline, seed=0):
+        self.sandbox, self.deadline, self.seed = sandbox, deadline, seed
+
+    def probe(self, probe_name, **arrays):
+        timeout = max(self.deadline - time.monotonic(), 0.1)
+        message = {"op": "probe", "probe": probe_name, "seed": self.seed,
+                   "arrays": {k: np.asarray(v) for k, v in arrays.items()}}
+        header, result = self.sandbox.request(message, timeout)
+        if header["status"] == "missing":
+            raise MissingName(header["message"])
+        if header["status"] == "error":
+            raise SubmissionError(header["message"])
+        return result

@@ -1,0 +1,58 @@
+"""Public checks of `denoise`: split noisy images into images and noise."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from genimg_kit.checks.core import GRADING_SETTINGS, assert_close, check
+from genimg_kit.checks.strategies import float_arrays, floats
+
+
+@st.composite
+def forward_process(draw):
+    """Clean images, noise, and rates on the unit circle; noisy = s * x + n * e."""
+    batch, size = draw(st.sampled_from([1, 3])), 2
+    images = draw(float_arrays((batch, size, size, 3), -2.0, 2.0))
+    noise = draw(float_arrays((batch, size, size, 3), -2.0, 2.0))
+    angles = np.array(draw(st.lists(floats(0.1, 1.4), min_size=batch, max_size=batch)), np.float32)
+    noise_rates = np.sin(angles).reshape(batch, 1, 1, 1).astype(np.float32)
+    signal_rates = np.cos(angles).reshape(batch, 1, 1, 1).astype(np.float32)
+    noisy = (signal_rates * images + noise_rates * noise).astype(np.float32)
+    return images, noise, noisy, noise_rates, signal_rates
+
+
+def run(subject, noisy, noise_rates, signal_rates, noise_mask):
+    return subject.probe("denoise", noisy_images=noisy, noise_rates=noise_rates,
+                         signal_rates=signal_rates, noise_mask=noise_mask)
+
+
+@check("denoise", "calls denoising_model once with [noisy_images, noise_rates]",
+       hint="the network is conditioned on the noise rates: denoising_model([noisy_images, noise_rates])")
+def network_inputs(subject):
+    @GRADING_SETTINGS
+    @given(forward_process())
+    def prop(process):
+        _, noise, noisy, noise_rates, signal_rates = process
+        out = run(subject, noisy, noise_rates, signal_rates, noise)
+        assert int(out["network_calls"]) == 1, (
+            f"expected one call of denoising_model, got {int(out['network_calls'])}"
+        )
+        assert_close(out["seen_images"], noisy, "first network input (should be noisy_images)")
+        assert_close(out["seen_rates"], noise_rates, "second network input (should be noise_rates)")
+
+    prop()
+
+
+@check("denoise", "with a perfect noise predictor, returns (clean images, that noise)", weight=2.0,
+       hint="noisy = signal_rate * image + noise_rate * noise: solve for the image; "
+            "return (pred_images, pred_noise_masks) in that order")
+def inverts_forward_process(subject):
+    @GRADING_SETTINGS
+    @given(forward_process())
+    def prop(process):
+        images, noise, noisy, noise_rates, signal_rates = process
+        out = run(subject, noisy, noise_rates, signal_rates, noise)
+        assert_close(out["first"], images, "pred_images (first output)", rtol=1e-3, atol=1e-3)
+        assert_close(out["second"], noise, "pred_noise_masks (second output)")
+
+    prop()

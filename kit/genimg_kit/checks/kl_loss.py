@@ -1,0 +1,77 @@
+"""Public checks of `kl_loss`: KL(N(mu, sigma^2) || N(0, I)) per example."""
+
+import numpy as np
+from hypothesis import given
+
+from genimg_kit.checks.core import GRADING_SETTINGS, check
+from genimg_kit.checks.strategies import mean_and_log_var
+
+
+def kl(subject, z_mean, z_log_var):
+    return subject.probe("kl_loss", z_mean=z_mean, z_log_var=z_log_var)["kl"]
+
+
+@check("kl_loss", "returns one value per example: shape (batch,)",
+       hint="reduce over the latent axis only (axis=-1), not over the batch")
+def per_example_shape(subject):
+    @GRADING_SETTINGS
+    @given(mean_and_log_var())
+    def prop(inputs):
+        out = kl(subject, *inputs)
+        assert out.shape == (inputs[0].shape[0],), (
+            f"for inputs of shape {inputs[0].shape} expected shape {(inputs[0].shape[0],)}, got {out.shape}"
+        )
+
+    prop()
+
+
+@check("kl_loss", "is >= 0, and > 0 away from N(0, I)",
+       hint="KL = -0.5 * (1 + log_var - mean^2 - exp(log_var)), mind the leading minus")
+def non_negative(subject):
+    @GRADING_SETTINGS
+    @given(mean_and_log_var())
+    def prop(inputs):
+        z_mean, z_log_var = inputs
+        out = kl(subject, z_mean, z_log_var).reshape(-1)
+        assert np.all(np.isfinite(out)), f"got non-finite values {out}"
+        assert np.all(out >= -1e-5), f"got a negative KL divergence {out.min():.6g}"
+        away = np.max(np.abs(z_mean), axis=-1) + np.max(np.abs(z_log_var), axis=-1) > 0.1
+        if out.shape == away.shape:
+            assert np.all(out[away] > 1e-6), f"got KL {out[away].min():.3g} for a Gaussian that is not N(0, I)"
+
+    prop()
+
+
+@check("kl_loss", "is exactly 0 at mean 0, log-variance 0",
+       hint="at N(0, I) every term cancels: 1 + 0 - 0 - exp(0) = 0")
+def zero_at_standard_normal(subject):
+    zeros = np.zeros((3, 4), np.float32)
+    out = kl(subject, zeros, zeros)
+    assert np.allclose(out, 0.0, atol=1e-6), f"expected 0 for N(0, I), got {out}"
+
+
+@check("kl_loss", "agrees with a Monte-Carlo estimate of the KL, summed over latent dimensions",
+       weight=2.0,
+       hint="sum over latent dimensions (the chapter's mean divides by latent_dim); "
+            "z_log_var is log(sigma^2), not log(sigma)")
+def monte_carlo(subject):
+    rng = np.random.default_rng(0)
+    z_mean = rng.uniform(-2, 2, size=(4, 3)).astype(np.float32)
+    z_log_var = rng.uniform(-2, 1.5, size=(4, 3)).astype(np.float32)
+    # KL(q || p) = E_q[log q(z) - log p(z)], estimated per dimension from draws of q.
+    n = 200_000
+    sigma = np.exp(0.5 * z_log_var.astype(np.float64))
+    eps = rng.normal(size=(n, 1, 1))
+    z = z_mean + sigma * eps
+    log_q = -0.5 * eps**2 - np.log(sigma)
+    log_p = -0.5 * z**2
+    samples = (log_q - log_p).sum(axis=-1)  # (n, batch): summed over latent dims
+    estimate = samples.mean(axis=0)
+    tolerance = 5 * samples.std(axis=0) / np.sqrt(n) + 1e-3
+    out = kl(subject, z_mean, z_log_var)
+    assert out.shape == (4,), f"expected shape (4,), got {out.shape}"
+    worst = int(np.argmax(np.abs(out - estimate) / tolerance))
+    assert np.all(np.abs(out - estimate) <= tolerance), (
+        f"example {worst} (z_mean={z_mean[worst].tolist()}, z_log_var={z_log_var[worst].tolist()}): "
+        f"Monte-Carlo KL is {estimate[worst]:.4f} +/- {tolerance[worst]:.4f}, got {out[worst]:.4f}"
+    )
