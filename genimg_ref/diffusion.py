@@ -175,10 +175,12 @@ def _sampling_loop(predict_noise, noise, diffusion_steps):
     """
     num_images = ops.shape(noise)[0]
     step_size = 1.0 / diffusion_steps
+    # step * step_size rounded to float32 exactly as `generate` rounds it.
+    offsets = ops.convert_to_tensor([step * step_size for step in range(diffusion_steps)])
 
     def step(index, state):
         noisy_images, _ = state
-        diffusion_times = ops.ones((num_images, 1, 1, 1)) - ops.cast(index, "float32") * step_size
+        diffusion_times = ops.ones((num_images, 1, 1, 1)) - offsets[index]
         noise_rates, signal_rates = diffusion_schedule(diffusion_times)
         pred_images, pred_noises = denoise(predict_noise, noisy_images, noise_rates, signal_rates)
         next_noise_rates, next_signal_rates = diffusion_schedule(diffusion_times - step_size)

@@ -29,10 +29,10 @@ def read_png(path):
     return pixels
 
 
-def brightness_decoder(z):
-    """Decodes z to a flat image as bright as z[0] is large (0 at -1, 1 at 1)."""
+def brightness_decoder(z, axis=0):
+    """Decodes z to a flat image as bright as z[axis] is large (0 at -1, 1 at 1)."""
     z = np.asarray(z)
-    level = np.clip((z[:, 0] + 1) / 2, 0, 1)
+    level = np.clip((z[:, axis] + 1) / 2, 0, 1)
     return np.broadcast_to(level[:, None, None, None], (len(z), 28, 28, 1))
 
 
@@ -53,6 +53,17 @@ def test_latent_grid_one_batch_and_orientation(tmp_path):
     left = band[:, int(0.2 * width) : int(0.35 * width)].mean()
     right = band[:, int(0.65 * width) : int(0.8 * width)].mean()
     assert right - left > 0.3
+
+
+def test_latent_grid_z1_grows_upwards(tmp_path):
+    decoder = lambda z: brightness_decoder(z, axis=1)  # noqa: E731
+    pixels = read_png(viz.plot_latent_grid(decoder, tmp_path / "latent.png"))
+    pixels = pixels[..., :3].mean(axis=-1)
+    height, width = pixels.shape
+    band = pixels[:, int(0.4 * width) : int(0.6 * width)]
+    top = band[int(0.2 * height) : int(0.35 * height)].mean()
+    bottom = band[int(0.65 * height) : int(0.8 * height)].mean()
+    assert top - bottom > 0.3
 
 
 def test_latent_grid_with_keras_model(tmp_path):

@@ -1,0 +1,248 @@
+"""The catalogue of student bugs (mutants) and differently written correct
+implementations that the check battery is measured against.
+
+A mutant is the reference source of one module with text replacements; the
+tests assert each replacement still applies, so the catalogue cannot rot
+silently when the reference changes.
+"""
+
+import dataclasses
+import pathlib
+
+import genimg_ref
+
+REFERENCE = pathlib.Path(genimg_ref.__file__).parent
+MODULE_OF_PART = {
+    "sampler": "vae.py",
+    "kl_loss": "vae.py",
+    "diffusion_schedule": "diffusion.py",
+    "denoise": "diffusion.py",
+    "generate": "diffusion.py",
+    "slerp": "text_to_image.py",
+}
+
+GRADED_PIECES_END = {
+    # Only the graded pieces are needed; the rest of each module (models, training) is skipped.
+    "vae.py": "\n\ndef build_vae",
+    "diffusion.py": "\n\nclass DiffusionModel",
+    "text_to_image.py": "\n\ndef interpolate_text_embeddings",
+}
+
+
+def reference_source(module):
+    source = (REFERENCE / module).read_text()
+    end = GRADED_PIECES_END[module]
+    return source[: source.index(end)] if end in source else source
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    id: str
+    part: str
+    replacements: tuple  # ((old, new), ...)
+
+    def source(self):
+        source = reference_source(MODULE_OF_PART[self.part])
+        for old, new in self.replacements:
+            assert old in source, f"mutant {self.id}: {old!r} no longer in the reference"
+            source = source.replace(old, new)
+        return source
+
+
+def M(id, part, *pairs):
+    return Mutant(id, part, tuple(zip(pairs[::2], pairs[1::2])))
+
+
+NORMAL = "keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)"
+KL_BODY = "(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))"
+REMIX = "next_signal_rates * pred_images + next_noise_rates * pred_noises"
+DENORM = "model.normalizer.mean + pred_images * ops.sqrt(model.normalizer.variance)"
+
+MUTANTS = [
+    # Sampler
+    M("variance used as std", "sampler", "ops.exp(0.5 * z_log_var)", "ops.exp(z_log_var)"),
+    M("noise added, not multiplied", "sampler", "ops.exp(0.5 * z_log_var) * epsilon", "ops.exp(0.5 * z_log_var) + epsilon"),
+    M("uniform noise", "sampler", NORMAL, "keras.random.uniform(ops.shape(z_mean), seed=self.seed_generator)"),
+    M("literal seed", "sampler", "seed=self.seed_generator)", "seed=1337)"),
+    M("hard-coded epsilon shape", "sampler", "ops.shape(z_mean)", "(128, 2)"),
+    M("numpy noise", "sampler", NORMAL,
+      "ops.convert_to_tensor(__import__('numpy').random.normal(size=tuple(z_mean.shape)).astype('float32'))"),
+    M("log-variance taken as log-std", "sampler", "ops.exp(0.5 * z_log_var)", "ops.exp(0.25 * z_log_var)"),
+    M("one noise vector shared by the batch", "sampler", NORMAL,
+      "keras.random.normal(ops.shape(z_mean)[1:], seed=self.seed_generator)"),
+    M("no noise at all", "sampler", "return z_mean + ops.exp(0.5 * z_log_var) * epsilon", "return z_mean"),
+    # kl_loss
+    M("KL sign flipped", "kl_loss", "-0.5 * (", "0.5 * ("),
+    M("forgot exp of the log-variance", "kl_loss", "- ops.exp(z_log_var))", "- z_log_var)"),
+    M("log-sigma instead of log-variance", "kl_loss", KL_BODY,
+      "(1 + 2 * z_log_var - ops.square(z_mean) - ops.exp(2 * z_log_var))"),
+    M("reduced over the batch too", "kl_loss", "ops.sum(per_dimension, axis=-1)", "ops.sum(per_dimension)"),
+    M("averaged over latent dimensions (the chapter)", "kl_loss", "ops.sum(per_dimension, axis=-1)",
+      "ops.mean(per_dimension, axis=-1)"),
+    M("mean not squared", "kl_loss", "ops.square(z_mean)", "z_mean"),
+    M("summed over the batch axis", "kl_loss", "ops.sum(per_dimension, axis=-1)", "ops.sum(per_dimension, axis=0)"),
+    M("missing the 1", "kl_loss", KL_BODY, "(z_log_var - ops.square(z_mean) - ops.exp(z_log_var))"),
+    # diffusion_schedule
+    M("schedule outputs swapped", "diffusion_schedule", "return noise_rates, signal_rates", "return signal_rates, noise_rates"),
+    M("time reversed", "diffusion_schedule", "diffusion_times * (end_angle", "(1.0 - diffusion_times) * (end_angle"),
+    M("linear signal rates", "diffusion_schedule",
+      "signal_rates = ops.cos(diffusion_angles)",
+      "signal_rates = max_signal_rate - diffusion_times * (max_signal_rate - min_signal_rate)",
+      "noise_rates = ops.sin(diffusion_angles)", "noise_rates = ops.sqrt(1.0 - ops.square(signal_rates))"),
+    M("bounds ignored", "diffusion_schedule", "ops.arccos(max_signal_rate)", "ops.arccos(0.95)",
+      "ops.arccos(min_signal_rate)", "ops.arccos(0.02)"),
+    M("bounds swapped", "diffusion_schedule", "start_angle = ops.arccos(max_signal_rate)",
+      "start_angle = ops.arccos(min_signal_rate)", "end_angle = ops.arccos(min_signal_rate)",
+      "end_angle = ops.arccos(max_signal_rate)"),
+    M("noise = 1 - signal", "diffusion_schedule", "noise_rates = ops.sin(diffusion_angles)", "noise_rates = 1.0 - ops.cos(diffusion_angles)"),
+    # denoise
+    M("multiplies by the signal rate", "denoise", ") / signal_rates", ") * signal_rates"),
+    M("rates swapped", "denoise", "(noisy_images - noise_rates * pred_noise_masks) / signal_rates",
+      "(noisy_images - signal_rates * pred_noise_masks) / noise_rates"),
+    M("conditioned on the signal rates", "denoise", "denoising_model([noisy_images, noise_rates])",
+      "denoising_model([noisy_images, signal_rates])"),
+    M("denoise outputs swapped", "denoise", "return pred_images, pred_noise_masks", "return pred_noise_masks, pred_images"),
+    M("adds the noise back", "denoise", "(noisy_images - noise_rates", "(noisy_images + noise_rates"),
+    # generate
+    M("starts from the clean end", "generate", "ops.ones((num_images, 1, 1, 1)) - step * step_size",
+      "ops.zeros((num_images, 1, 1, 1)) + step * step_size"),
+    M("remixes with the current rates", "generate", REMIX, "signal_rates * pred_images + noise_rates * pred_noises"),
+    M("returns the noisy images", "generate", DENORM,
+      "model.normalizer.mean + next_noisy_images * ops.sqrt(model.normalizer.variance)"),
+    M("skips denormalisation", "generate", DENORM, "pred_images"),
+    M("one-step loop", "generate", "for step in range(diffusion_steps):", "for step in range(1):"),
+    M("no clipping", "generate", "return ops.clip(images, 0.0, 255.0)", "return images"),
+    M("variance used as std when denormalising", "generate", "ops.sqrt(model.normalizer.variance)", "model.normalizer.variance"),
+    M("remix weights swapped", "generate", REMIX, "next_noise_rates * pred_images + next_signal_rates * pred_noises"),
+    M("one step too many", "generate", "for step in range(diffusion_steps):", "for step in range(diffusion_steps + 1):"),
+    # slerp
+    M("slerp as lerp", "slerp", "    theta_0 = ops.arccos(dot)\n", "    return (1.0 - t) * v1 + t * v2\n    theta_0 = ops.arccos(dot)\n"),
+    M("NaN on parallel inputs (the chapter)", "slerp", "if float(ops.abs(dot)) > PARALLEL_DOT:", "if False:"),
+    M("reversed direction", "slerp", "return s0 * v1 + s1 * v2", "return s1 * v1 + s0 * v2"),
+    M("float64 out", "slerp", 'v1 = ops.cast(v1, "float32")', 'v1 = ops.cast(v1, "float64")',
+      'v2 = ops.cast(v2, "float32")', 'v2 = ops.cast(v2, "float64")'),
+    M("angle from unnormalised vectors", "slerp", "ops.sum(v1 * v2) / (v1_norm * v2_norm)", "ops.sum(v1 * v2)"),
+    M("angle not linear in t", "slerp", "theta_t = theta_0 * t", "theta_t = theta_0 * t * t"),
+]
+
+
+CORRECT_VARIANTS = [  # (part, title, source)
+    ("sampler", "sqrt of the variance, seed from shape of z_log_var", '''
+import keras
+from keras import ops
+
+class Sampler(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def call(self, z_mean, z_log_var):
+        std = ops.sqrt(ops.exp(z_log_var))
+        eps = keras.random.normal(shape=ops.shape(z_log_var), mean=0.0, stddev=1.0, seed=self.seed_generator)
+        return eps * std + z_mean
+'''),
+    ("sampler", "batch and dim read separately", '''
+import keras
+
+class Sampler(keras.layers.Layer):
+    def __init__(self, seed=7, **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = keras.random.SeedGenerator(seed)
+
+    def call(self, z_mean, z_log_var):
+        batch = keras.ops.shape(z_mean)[0]
+        dim = keras.ops.shape(z_mean)[1]
+        epsilon = keras.random.normal((batch, dim), seed=self.seeds)
+        return z_mean + keras.ops.exp(z_log_var / 2) * epsilon
+'''),
+    ("kl_loss", "rearranged terms, axis=1", '''
+from keras import ops
+
+def kl_loss(z_mean, z_log_var):
+    return 0.5 * ops.sum(ops.exp(z_log_var) + z_mean ** 2 - 1.0 - z_log_var, axis=1)
+'''),
+    ("kl_loss", "mean times latent size", '''
+import keras
+
+def kl_loss(mu, log_var):
+    terms = 1 + log_var - keras.ops.square(mu) - keras.ops.exp(log_var)
+    return -0.5 * keras.ops.mean(terms, axis=-1) * keras.ops.cast(keras.ops.shape(mu)[-1], "float32")
+'''),
+    ("diffusion_schedule", "angles interpolated between endpoints, math.acos", '''
+import math
+from keras import ops
+
+def diffusion_schedule(diffusion_times, min_signal_rate=0.02, max_signal_rate=0.95):
+    first, last = math.acos(max_signal_rate), math.acos(min_signal_rate)
+    angles = (1.0 - diffusion_times) * first + diffusion_times * last
+    return ops.sin(angles), ops.cos(angles)
+'''),
+    ("denoise", "training=False, multiply by reciprocal", '''
+def denoise(denoising_model, noisy_images, noise_rates, signal_rates):
+    pred_noise = denoising_model([noisy_images, noise_rates], training=False)
+    pred_images = (noisy_images - pred_noise * noise_rates) * (1.0 / signal_rates)
+    return pred_images, pred_noise
+'''),
+    ("generate", "times from ops.full, explicit variables", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    size = model.image_size
+    x = keras.random.normal((num_images, size, size, 3), seed=model.seed_generator)
+    for i in range(diffusion_steps):
+        t = 1.0 - i / diffusion_steps
+        noise_rates, signal_rates = diffusion_schedule(ops.full((num_images, 1, 1, 1), t))
+        images, noises = model.denoise(x, noise_rates, signal_rates)
+        next_noise_rates, next_signal_rates = diffusion_schedule(ops.full((num_images, 1, 1, 1), t - 1.0 / diffusion_steps))
+        x = next_signal_rates * images + next_noise_rates * noises
+    std = ops.sqrt(model.normalizer.variance)
+    return ops.clip(images * std + model.normalizer.mean, 0, 255)
+'''),
+    ("generate", "while loop with scalar times", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    shape = (num_images, model.image_size, model.image_size, 3)
+    noisy = keras.random.normal(shape, seed=model.seed_generator)
+    step, t = 0, 1.0
+    while step < diffusion_steps:
+        nr, sr = diffusion_schedule(ops.ones((num_images, 1, 1, 1)) * t)
+        pred_images, pred_noises = model.denoise(noisy, nr, sr)
+        t = t - 1.0 / diffusion_steps
+        nnr, nsr = diffusion_schedule(ops.ones((num_images, 1, 1, 1)) * t)
+        noisy = nsr * pred_images + nnr * pred_noises
+        step += 1
+    out = model.normalizer.mean + pred_images * model.normalizer.variance ** 0.5
+    return ops.minimum(ops.maximum(out, 0.0), 255.0)
+'''),
+    ("slerp", "numpy with a sin(theta) threshold", '''
+import numpy as np
+from keras import ops
+
+def slerp(t, v1, v2):
+    a = np.asarray(ops.convert_to_numpy(v1), dtype=np.float64)
+    b = np.asarray(ops.convert_to_numpy(v2), dtype=np.float64)
+    cos = np.clip(np.dot(a.ravel(), b.ravel()) / np.linalg.norm(a) / np.linalg.norm(b), -1.0, 1.0)
+    omega = np.arccos(cos)
+    if np.sin(omega) < 1e-6:
+        return ((1 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
+'''),
+    ("slerp", "normalised directions and math", '''
+import math
+from keras import ops
+
+def slerp(t, v1, v2):
+    v1 = ops.convert_to_tensor(v1, "float32")
+    v2 = ops.convert_to_tensor(v2, "float32")
+    u1 = v1 / ops.norm(ops.reshape(v1, (-1,)))
+    u2 = v2 / ops.norm(ops.reshape(v2, (-1,)))
+    cos = min(max(float(ops.sum(u1 * u2)), -1.0), 1.0)
+    if cos > 0.9999:
+        return v1 + t * (v2 - v1)
+    theta = math.acos(cos)
+    return (math.sin((1 - t) * theta) * v1 + math.sin(t * theta) * v2) / math.sin(theta)
+'''),
+]

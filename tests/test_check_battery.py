@@ -1,0 +1,54 @@
+"""The check battery against the reference, the mutant catalogue and the
+correct variants, in this process (the sandbox is tested in test_grader)."""
+
+import keras
+import pytest
+
+import autograder.hidden  # noqa: F401  (registers the hidden checks)
+from genimg_kit.checks.core import LocalSubject, run_part
+from genimg_kit.parts import PARTS, part_points
+from tests.mutants import CORRECT_VARIANTS, MODULE_OF_PART, MUTANTS, reference_source
+
+
+def namespace_of(source):
+    keras.utils.set_random_seed(0)
+    namespace = {"__name__": "submission"}
+    exec(compile(source, "<submission>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("part", list(PARTS))
+def test_reference_scores_full_points(part):
+    result = run_part(part, LocalSubject(namespace_of(reference_source(MODULE_OF_PART[part]))))
+    failed = [(c.name, c.message) for c in result.checks if not c.passed]
+    assert result.points == pytest.approx(part_points(part)), failed
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_mutant_loses_points(mutant):
+    result = run_part(mutant.part, LocalSubject(namespace_of(mutant.source())))
+    assert result.points < part_points(mutant.part) - 1e-6, "the battery did not catch this bug"
+    failed = [c for c in result.checks if not c.passed]
+    assert all(c.message for c in failed), "every failed check says what went wrong"
+
+
+@pytest.mark.parametrize("variant", CORRECT_VARIANTS, ids=[f"{p}: {t}" for p, t, _ in CORRECT_VARIANTS])
+def test_correct_variant_keeps_full_points(variant):
+    part, _, source = variant
+    result = run_part(part, LocalSubject(namespace_of(source)))
+    failed = [(c.name, c.message, c.counterexample) for c in result.checks if not c.passed]
+    assert result.points == pytest.approx(part_points(part)), failed
+
+
+def test_catalogue_size():
+    # The issue's floor: 30 bugs across all six parts, 8 correct variants.
+    assert len(MUTANTS) >= 30 and {m.part for m in MUTANTS} == set(PARTS)
+    assert len(CORRECT_VARIANTS) >= 8
+
+
+def test_public_checks_alone_pass_the_reference_and_report_counterexamples():
+    namespace = namespace_of(reference_source("vae.py").replace("-0.5 * (", "0.5 * ("))
+    result = run_part("kl_loss", LocalSubject(namespace), include_hidden=False)
+    assert all(not c.hidden for c in result.checks)
+    failed = [c for c in result.checks if not c.passed]
+    assert any("Failing test case" in c.counterexample for c in failed)
