@@ -1,6 +1,8 @@
 """`genimg-grade`: grade one submission and write the results.
 
     genimg-grade [SUBMISSION] [--json OUT] [--classroom OUT] [--backend jax|tensorflow]
+    genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]   (a whole class)
+    genimg-grade gradescope-bundle OUT.zip                           (Gradescope autograder)
 
 Without SUBMISSION it grades the embedded default: the reference package
 (the answer key, which must score 100). Exit status 0 whenever grading ran,
@@ -37,7 +39,29 @@ def build_parser():
     return parser
 
 
+# --- subcommands (issue 6): `genimg-grade batch ...`, `genimg-grade gradescope-bundle ...` ---
+# A first argument naming a subcommand dispatches to its module; anything else is
+# a submission path (grade a folder literally named "batch" as ./batch).
+SUBCOMMANDS = {
+    "batch": "autograder.batch",
+    "gradescope-bundle": "autograder.bundle",
+}
+
+
+def _dispatch(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+    return None
+# --- end of subcommands ---
+
+
 def main(argv=None):
+    code = _dispatch(argv)
+    if code is not None:
+        return code
     args = build_parser().parse_args(argv)
     from autograder import writers
     from autograder.grade import Limits, grade

@@ -1,0 +1,106 @@
+"""Hostile submissions: each must cost only its own points and leave the
+grader standing with an honest score."""
+
+import json
+
+import pytest
+
+from autograder import cli
+from autograder.grade import Limits, grade
+from tests.mutants import reference_source
+
+SCHEDULE = reference_source("diffusion.py")
+WRONG_KL = "from keras import ops\n\ndef kl_loss(z_mean, z_log_var):\n    return ops.sum(z_mean, axis=-1) * 0.0 + 1.0\n"
+FAST = Limits(part_seconds=15, load_seconds=60)
+
+
+def run(tmp_path, source, limits=FAST, parts=("kl_loss", "diffusion_schedule")):
+    path = tmp_path / "submission.py"
+    path.write_text(SCHEDULE + "\n" + source)
+    return grade(path, parts=list(parts), limits=limits)
+
+
+def assert_honest(result, kl_message=None):
+    assert result.parts["diffusion_schedule"].points == pytest.approx(15.0), "the other part is still graded"
+    kl = result.parts["kl_loss"]
+    assert kl.points < 5.0
+    if kl_message:
+        assert any(kl_message in c.message for c in kl.checks), [c.message for c in kl.checks]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("import os\n    os._exit(3)", "exited with code 3"),
+    ("while True:\n        pass", "did not answer within"),
+    ("import time\n    time.sleep(10**6)", "did not answer within"),
+    ("raise SystemExit(0)", "SystemExit"),
+    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+    ("return 'a string'", "should be a tensor of numbers"),
+    ("return object()", "should be a tensor of numbers"),
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)", "killed by signal 9"),
+])
+def test_crashing_or_hanging_stub_costs_only_its_part(tmp_path, body, message):
+    result = run(tmp_path, f"def kl_loss(z_mean, z_log_var):\n    {body}\n")
+    assert_honest(result, message)
+
+
+def test_memory_growth_is_stopped(tmp_path):
+    stub = "def kl_loss(z_mean, z_log_var):\n    hog = []\n    while True:\n        hog.append(bytearray(50 * 2**20))\n"
+    result = run(tmp_path, stub, Limits(part_seconds=60, memory_mb=3000))
+    assert_honest(result, "more than 3000 MiB")
+
+
+def test_patching_numpy_and_keras_in_the_submission_changes_nothing(tmp_path):
+    tricks = (
+        "import numpy as np\nimport keras\nimport genimg_kit.checks.core as core\n"
+        "np.allclose = lambda *a, **k: True\nnp.isfinite = lambda x: np.ones(np.shape(x), bool)\n"
+        "keras.ops.isclose = lambda *a, **k: True\ncore.assert_close = lambda *a, **k: None\n"
+        "core.run_part = lambda *a, **k: None\n"
+    )
+    plain = run(tmp_path, WRONG_KL)
+    tricked = run(tmp_path, tricks + WRONG_KL)
+    assert tricked.parts["kl_loss"].points == pytest.approx(plain.parts["kl_loss"].points)
+    assert_honest(tricked)
+
+
+def test_answer_key_and_grader_cannot_be_imported(tmp_path):
+    result = run(tmp_path, "from genimg_ref.vae import kl_loss\n")
+    assert_honest(result, "not defined")
+    assert any("may not import 'genimg_ref" in n for n in result.notes)
+    inside = ("def kl_loss(z_mean, z_log_var):\n    import importlib\n"
+              "    return importlib.import_module('autograder.hidden').kl_loss\n")
+    assert_honest(run(tmp_path, inside), "may not import 'autograder")
+
+
+def test_objects_smuggled_back_are_never_unpickled(tmp_path):
+    marker = tmp_path / "unpickled"
+    evil = (
+        "import numpy as np\nimport genimg_kit.probes as probes\n"
+        "class Evil:\n"
+        f"    def __reduce__(self):\n        return (open, ({str(marker)!r}, 'w'))\n"
+        "def to_numpy(value, what):\n    return np.array([Evil()], dtype=object)\n"
+        "probes.to_numpy = to_numpy\n" + WRONG_KL
+    )
+    kl = run(tmp_path, evil, parts=("kl_loss",)).parts["kl_loss"]
+    assert kl.points == 0 and any("not plain numbers" in c.message for c in kl.checks)
+    assert not marker.exists()
+
+
+def test_fake_result_file_is_overwritten_by_the_grader(tmp_path):
+    out = tmp_path / "results.json"
+    stub = ("import json\ndef kl_loss(z_mean, z_log_var):\n"
+            f"    open({str(out)!r}, 'w').write(json.dumps({{'score': 100, 'tests': []}}))\n"
+            "    return z_mean[:, 0] * 0 - 1\n")
+    path = tmp_path / "submission.py"
+    path.write_text(SCHEDULE + stub)
+    assert cli.main([str(path), "--parts", "kl_loss", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["score"] < 5 and data["max_score"] == pytest.approx(15.0)
+
+
+def test_flooding_stdout_is_capped(tmp_path):
+    stub = ("from keras import ops\ndef kl_loss(z_mean, z_log_var):\n    print('x' * 2_000_000)\n"
+            "    return -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)\n")
+    result = run(tmp_path, stub)
+    assert result.parts["kl_loss"].points == pytest.approx(15.0)
+    printed = next(n for n in result.notes if n.startswith("the submission printed"))
+    assert len(printed) < 5000

@@ -1,0 +1,169 @@
+"""`genimg-grade batch`: a class graded in parallel workers, with time limits and resume.
+
+One batch over four students (correct, buggy, broken, hanging) on the cheap
+kl_loss part, run once for the module; the resume and --force runs reuse its
+output. The backend is $KERAS_BACKEND (the suite runs under both).
+"""
+
+import csv
+import json
+import os
+import pathlib
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
+from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
+from autograder import batch, cli  # noqa: E402
+
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+# Per submission, as a whole. The correct one needs ~15-30 s on a loaded
+# 2-core machine (sandbox start-up included); the hanging one needs forever.
+TIMEOUT = 60.0
+PARTS = ["kl_loss"]
+
+
+def read_summary(out):
+    with open(out / batch.SUMMARY_NAME, newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def mtimes(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    submissions = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("graded")
+    # Sorted by id, the hanging one starts first: its time-out runs alongside the others.
+    write(submissions, "a_hanging.py", HANGING)
+    write(submissions, "b_correct.py", CORRECT)
+    write(submissions, "c_buggy/vae.py", BUGGY)  # a folder submission
+    write(submissions, "d_broken.ipynb", BROKEN_NOTEBOOK)
+    write(submissions, "notes.txt", "not a submission: ignored")
+    write(submissions, ".DS_Store", "ignored")
+    started = time.monotonic()
+    rows = batch.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
+                           parts=PARTS, progress=False)
+    return submissions, out, rows, time.monotonic() - started
+
+
+def test_summary_has_one_row_per_student_with_the_right_status(graded):
+    _, out, rows, _ = graded
+    summary = read_summary(out)
+    assert list(summary) == ["a_hanging", "b_correct", "c_buggy", "d_broken"]
+    assert [row["student"] for row in rows] == list(summary)
+    assert {s: row["status"] for s, row in summary.items()} == {
+        "a_hanging": "timeout", "b_correct": "ok", "c_buggy": "ok", "d_broken": "error"}
+    with open(out / batch.SUMMARY_NAME, newline="") as f:
+        header = next(csv.reader(f))
+    assert header == ["student", "score", "sampler", "kl_loss", "diffusion_schedule", "denoise",
+                      "generate", "slerp", "status", "seconds"]
+
+
+def test_scores_order_correct_above_buggy_above_failures(graded):
+    summary = read_summary(graded[1])
+    score = {s: float(row["score"]) for s, row in summary.items()}
+    assert score["b_correct"] == pytest.approx(15.0, abs=1e-3)
+    assert score["b_correct"] > score["c_buggy"]
+    assert score["a_hanging"] == score["d_broken"] == 0.0
+    for row in summary.values():
+        assert float(row["kl_loss"]) == pytest.approx(float(row["score"]), abs=1e-3)
+        assert row["sampler"] == row["slerp"] == ""  # not graded in this batch
+
+
+def test_timeout_is_enforced_from_outside(graded):
+    _, out, _, total = graded
+    row = read_summary(out)["a_hanging"]
+    assert TIMEOUT <= float(row["seconds"]) < TIMEOUT + 15
+    data = json.loads((out / "a_hanging" / "results.json").read_text())
+    assert data["score"] == 0 and "longer than 60 s" in data["output"]
+    # The hanging student did not hold up the others: they ran in the other worker meanwhile.
+    assert total < 2 * TIMEOUT + 60
+
+
+def test_results_json_is_gradescope_format(graded):
+    out = graded[1]
+    correct = json.loads((out / "b_correct" / "results.json").read_text())
+    assert {"score", "execution_time", "output", "tests"} <= set(correct)
+    assert all({"name", "score", "max_score", "status", "visibility"} <= set(t) for t in correct["tests"])
+    assert {t["visibility"] for t in correct["tests"]} == {"visible", "after_published"}
+    assert correct["extra_data"]["genimg"]["status"] == "ok"
+    assert correct["extra_data"]["genimg"]["backend"] == BACKEND
+    broken = json.loads((out / "d_broken" / "results.json").read_text())
+    assert broken["score"] == 0 and "could not be read" in broken["output"]
+    assert (out / batch.LOG_NAME).exists()
+
+
+def test_resume_skips_students_already_graded(graded):
+    submissions, out, _, _ = graded
+    before, summary_before = mtimes(out), read_summary(out)
+    started = time.monotonic()
+    rows = batch.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
+                           parts=PARTS, progress=False)
+    assert time.monotonic() - started < 10  # no worker even started
+    assert mtimes(out) == before
+    assert read_summary(out) == summary_before and len(rows) == 4
+
+
+def test_force_regrades_and_summary_covers_every_result(graded, tmp_path, capsys):
+    _, out, _, _ = graded
+    # Two students resubmit: the broken notebook is now a correct .py file.
+    write(tmp_path, "c_buggy.py", BUGGY)
+    write(tmp_path, "d_broken.py", CORRECT)
+    before = mtimes(out)
+    code = cli.main(["batch", str(tmp_path), "--out", str(out), "--workers", "2", "--force",
+                     "--parts", "kl_loss", "--timeout", str(TIMEOUT), "--backend", BACKEND,
+                     "--no-progress"])
+    assert code == 0
+    assert "4 students" in capsys.readouterr().out
+    after = mtimes(out)
+    assert after["c_buggy"] != before["c_buggy"] and after["d_broken"] != before["d_broken"]
+    assert after["a_hanging"] == before["a_hanging"] and after["b_correct"] == before["b_correct"]
+    summary = read_summary(out)
+    assert list(summary) == ["a_hanging", "b_correct", "c_buggy", "d_broken"]
+    assert summary["d_broken"]["status"] == "ok"
+    assert float(summary["d_broken"]["score"]) == pytest.approx(15.0, abs=1e-3)
+    assert summary["a_hanging"]["status"] == "timeout"
+
+
+# --- no grading needed -----------------------------------------------------------
+
+
+def test_find_submissions_ids_and_clashes(tmp_path):
+    write(tmp_path, "alice.ipynb", "{}")
+    write(tmp_path, "bob/a.py", "")
+    write(tmp_path, "carol.py", "")
+    write(tmp_path, "readme.md", "")
+    write(tmp_path, "__pycache__/x.pyc", "")
+    assert [s for s, _ in batch.find_submissions(tmp_path)] == ["alice", "bob", "carol"]
+    write(tmp_path, "alice.py", "")
+    with pytest.raises(batch.BatchError, match="alice"):
+        batch.find_submissions(tmp_path)
+    assert cli.main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_retry_failed_and_summary_from_plain_gradescope_results(tmp_path):
+    out = tmp_path / "out"
+    batch.record(out, "timed", "timed.py", "timeout", 99.0, PARTS, BACKEND, message="too slow")
+    batch.record(out, "fine", "fine.py", "ok", 5.0, PARTS, BACKEND,
+                 outcome={"results": {"score": 3.0, "tests": []}, "parts": {"kl_loss": 3.0}})
+    # A results.json without the batch's record (say, downloaded from Gradescope).
+    write(out, "plain/results.json", json.dumps({"score": 7.5, "execution_time": 12.0, "tests": [
+        {"name": "kl_loss: a", "score": 5.0, "max_score": 5, "tags": ["kl_loss"]},
+        {"name": "slerp: b", "score": 2.5, "max_score": 5, "tags": ["slerp"]}]}))
+    write(out, "corrupt/results.json", "{")
+    assert not batch.needs_grading(out, "timed")
+    assert batch.needs_grading(out, "timed", retry_failed=True)
+    assert not batch.needs_grading(out, "fine", retry_failed=True)
+    assert batch.needs_grading(out, "fine", force=True)
+    assert batch.needs_grading(out, "corrupt") and batch.needs_grading(out, "nobody")
+    rows = {row["student"]: row for row in batch.write_summary(out)}
+    assert set(rows) == {"timed", "fine", "plain"}
+    assert rows["timed"]["status"] == "timeout" and rows["timed"]["seconds"] == 99.0
+    assert rows["plain"] == {"student": "plain", "score": 7.5, "sampler": "", "kl_loss": 5.0,
+                             "diffusion_schedule": "", "denoise": "", "generate": "", "slerp": 2.5,
+                             "status": "ok", "seconds": 12.0}
