@@ -58,10 +58,10 @@ def gradescope(result):
         for part in result.parts.values()
         for i, c in enumerate(part.checks)
     ]
-    score = round(sum(t["score"] for t in tests), 4)
     return {
-        "score": score,
-        "max_score": round(sum(t["max_score"] for t in tests), 4),
+        # Per-check shares are rounded; the totals are rounded sums, exact to 0.01.
+        "score": round(sum(t["score"] for t in tests), 2),
+        "max_score": round(sum(t["max_score"] for t in tests), 2),
         "execution_time": round(result.seconds, 1),
         "output": text_report(result, show_passed=False),
         "output_format": "text",

@@ -579,6 +579,7 @@ def generate_images(
     if "safe_generate" not in cache:
         cache["safe_generate"] = _safe_generate_function(task)
     # `generate` uses `task.generate_function` when it is set.
+    task.generate_function = cache["safe_generate"]
     num_steps = int(num_steps)
     if negative_prompts is None:
         inputs = prompts
