@@ -178,23 +178,22 @@ class _Slot:
 
     def kill(self):
         """Kills the worker and every process below it (the sandbox runs in its own session)."""
-        pids = [self.pid] if self.pid else []
-        try:
-            worker = psutil.Process(self.pid) if self.pid else None
-            processes = [worker] + worker.children(recursive=True) if worker else []
-        except psutil.Error:
-            processes = []
-        for process in processes:
+        # Before warm-up ends the pid is unknown: ask the pool (private, best effort).
+        pids = [self.pid] if self.pid else list(getattr(self.executor, "_processes", None) or {})
+        processes = []
+        for pid in pids:
             try:
-                process.kill()
+                worker = psutil.Process(pid)
+                processes += [worker] + worker.children(recursive=True)
             except psutil.Error:
                 pass
-            pids.append(process.pid)
-        for pid in set(pids):  # the sandbox is a process-group leader: take its group too
+        for process in processes:
             try:
-                if os.getpgid(pid) == pid:
-                    os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                # The sandbox leads its own process group: take the group, while it is surely ours.
+                if os.getpgid(process.pid) == process.pid:
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
+            except (psutil.Error, ProcessLookupError, PermissionError):
                 pass
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -202,7 +201,7 @@ class _Slot:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _failure_results(status, message, parts):
+def _failure_results(message, parts):
     """A Gradescope results.json for a submission that produced no grade."""
     max_score = sum(part_points(p) for p in parts)
     return {
@@ -231,7 +230,7 @@ def record(out, student, path, status, seconds, parts, backend, outcome=None, me
     data = outcome.get("results")
     message = outcome.get("message") or message
     if data is None:
-        data = _failure_results(status, message, parts)
+        data = _failure_results(message, parts)
     elif message:
         data["output"] = message + "\n\n" + data.get("output", "")
     part_scores = outcome.get("parts") or {p: 0.0 for p in parts}
@@ -272,9 +271,10 @@ def write_summary(out):
             continue
         record_ = (data.get("extra_data") or {}).get("genimg", {})
         scores = _part_scores(data)
-        row = {"student": results.parent.name, "score": round(float(data.get("score", 0.0)), 4)}
+        # Points to 0.01, as the Gradescope totals (writers.gradescope).
+        row = {"student": results.parent.name, "score": round(float(data.get("score", 0.0)), 2)}
         for part in PARTS:
-            row[part] = round(float(scores[part]), 4) if part in scores else ""
+            row[part] = round(float(scores[part]), 2) if part in scores else ""
         row["status"] = record_.get("status", "ok")
         row["seconds"] = round(float(record_.get("seconds", data.get("execution_time", 0.0))), 1)
         rows.append(row)

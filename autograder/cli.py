@@ -3,6 +3,7 @@
     genimg-grade [SUBMISSION] [--json OUT] [--classroom OUT] [--backend jax|tensorflow]
     genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]   (a whole class)
     genimg-grade gradescope-bundle OUT.zip                           (Gradescope autograder)
+    genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]         (after nbgrader autograde)
 
 Without SUBMISSION it grades the embedded default: the reference package
 (the answer key, which must score 100). Exit status 0 whenever grading ran,
@@ -45,6 +46,7 @@ def build_parser():
 SUBCOMMANDS = {
     "batch": "autograder.batch",
     "gradescope-bundle": "autograder.bundle",
+    "reconcile": "autograder.reconcile",  # issue 7: isolated re-grade into nbgrader's gradebook
 }
 
 

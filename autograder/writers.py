@@ -47,8 +47,8 @@ def gradescope(result):
         {
             "name": f"{c.part}: {c.name}",
             "number": f"{list(result.parts).index(c.part) + 1}.{i + 1}",
-            "score": round(c.points, 4),
-            "max_score": round(c.max_points, 4),
+            "score": c.points,
+            "max_score": c.max_points,
             "status": "passed" if c.passed else "failed",
             "output": _check_output(c),
             "output_format": "text",
@@ -59,9 +59,8 @@ def gradescope(result):
         for i, c in enumerate(part.checks)
     ]
     return {
-        # Per-check shares are rounded; the totals are rounded sums, exact to 0.01.
-        "score": round(sum(t["score"] for t in tests), 2),
-        "max_score": round(sum(t["max_score"] for t in tests), 2),
+        "score": sum(t["score"] for t in tests),
+        "max_score": sum(t["max_score"] for t in tests),
         "execution_time": round(result.seconds, 1),
         "output": text_report(result, show_passed=False),
         "output_format": "text",
@@ -77,12 +76,12 @@ def classroom(result):
     return {
         "version": 1,
         "status": "pass" if all(c.passed for c in checks) else "fail",
-        "max_score": round(result.max_score, 4),
+        "max_score": result.max_score,
         "tests": [
             {
                 "name": f"{c.part}: {c.name}",
                 "status": "pass" if c.passed else "fail",
-                "score": round(c.points, 4),
+                "score": c.points,
                 "message": _check_output(c),
                 "test_code": f"genimg-grade --parts {c.part}",
                 "filename": "",

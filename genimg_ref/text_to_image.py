@@ -57,7 +57,7 @@ def interpolate_text_embeddings(embeddings_1, embeddings_2, num_points):
         path.append(
             (
                 slerp(t, positive_1, positive_2),
-                slerp(t, negative_1, embeddings_2[1]),
+                negative_1,
                 slerp(t, pooled_1, pooled_2),
                 negative_pooled_1,
             )

@@ -20,8 +20,9 @@ from autograder import batch, cli  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 # Per submission, as a whole. The correct one needs ~15-30 s on a loaded
-# 2-core machine (sandbox start-up included); the hanging one needs forever.
-TIMEOUT = 60.0
+# 2-core machine (sandbox start-up included); the hanging one needs forever,
+# and its time-out is most of this file's run time.
+TIMEOUT = 75.0
 PARTS = ["kl_loss"]
 
 
@@ -71,7 +72,7 @@ def test_scores_order_correct_above_buggy_above_failures(graded):
     assert score["b_correct"] > score["c_buggy"]
     assert score["a_hanging"] == score["d_broken"] == 0.0
     for row in summary.values():
-        assert float(row["kl_loss"]) == pytest.approx(float(row["score"]), abs=1e-3)
+        assert float(row["kl_loss"]) == pytest.approx(float(row["score"]), abs=0.006)
         assert row["sampler"] == row["slerp"] == ""  # not graded in this batch
 
 
@@ -80,7 +81,7 @@ def test_timeout_is_enforced_from_outside(graded):
     row = read_summary(out)["a_hanging"]
     assert TIMEOUT <= float(row["seconds"]) < TIMEOUT + 15
     data = json.loads((out / "a_hanging" / "results.json").read_text())
-    assert data["score"] == 0 and "longer than 60 s" in data["output"]
+    assert data["score"] == 0 and f"longer than {TIMEOUT:g} s" in data["output"]
     # The hanging student did not hold up the others: they ran in the other worker meanwhile.
     assert total < 2 * TIMEOUT + 60
 

@@ -77,7 +77,8 @@ def test_zip_layout_scripts_and_pins(bundle_zip):
     for package in ("keras", "tensorflow", "jax", "jaxlib", "keras-hub", "numpy", "hypothesis", "nbgrader", "tqdm"):
         assert pins[package] == metadata.version(package), package
     assert "genimg" not in pins and "genimg-kit" not in pins  # installed from the bundled source
-    assert "pip install" in setup and "requirements.txt" in setup and "$SOURCE/genimg" in setup
+    assert 'install --no-cache-dir -r "$SOURCE/requirements.txt"' in setup
+    assert '"$SOURCE/genimg/kit" "$SOURCE/genimg"' in setup
     assert manifest["backend"] == "tensorflow" and manifest["pinned"] == len(pins)
     for script in ("setup.sh", "run_autograder"):  # both parse as bash
         subprocess.run(["bash", "-n", "/dev/stdin"], input=zipfile.ZipFile(bundle_zip).read(script),

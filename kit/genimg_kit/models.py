@@ -23,6 +23,8 @@ import os
 import keras
 from keras import layers, ops
 
+from genimg_kit.viz import plot_image_grid
+
 # ---------------------------------------------------------------------------
 # Variational autoencoder (MNIST)
 # ---------------------------------------------------------------------------
@@ -315,16 +317,14 @@ class VisualizationCallback(keras.callbacks.Callback):
         self.diffusion_steps = diffusion_steps
         self.out_dir = out_dir
         self.every = every
-        self.num_cols = math.ceil(math.sqrt(num_images))
+        # Rows of up to six images: 18 images make the chapter's 3 x 6 grid.
+        self.num_cols = min(num_images, 6)
         self.num_rows = math.ceil(num_images / self.num_cols)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        from genimg_kit.viz import plot_image_grid
-
         images = self.model.generate(self.num_images, self.diffusion_steps)
-        os.makedirs(self.out_dir, exist_ok=True)
         path = os.path.join(self.out_dir, f"epoch_{epoch + 1:03d}.png")
         plot_image_grid(
             ops.convert_to_numpy(images),

@@ -1,0 +1,438 @@
+"""nbgrader's in-kernel scores, replaced by the isolated grader's: `genimg-grade reconcile`.
+
+    genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV] [--workers N] [--timeout S]
+
+nbgrader runs a notebook's test cells in the same kernel as the student's
+code, so the student's own cells can patch whatever those cells call (the
+check library, `__import__`, numpy's comparisons, ...) and raise their
+nbgrader score. Run after `nbgrader autograde`, this command re-grades every
+submitted notebook with the isolated grader (`autograder.grade.grade`: the
+student's definitions run in a sandboxed child process, the verdicts are
+computed here) and writes, through nbgrader's own API, the isolated score of
+each part as the manual score of its `check_<part>` grade cell. nbgrader
+counts a manual score before the auto score, so `nbgrader generate_feedback`
+and `nbgrader export` then show the isolated scores.
+
+What it reads and writes:
+
+- reads the gradebook (`c.CourseDirectory.db_url`, by default
+  COURSE_DIR/gradebook.db) for the assignment's notebooks, their
+  `check_<part>` cells and the students nbgrader autograded; the student's
+  notebook `submitted/<student>/<ASSIGNMENT>/<notebook>.ipynb` (the student's
+  own file, as collected); and nbgrader's autograded copy of it, only to
+  compare the two (see below). It reads no result or cache file: every run
+  re-grades from scratch in a fresh temporary folder.
+- writes per check cell: `manual_score` = isolated points x (cell points /
+  part points); `needs_manual_grade` = False; and, on the solution cell whose
+  grade_id is the part (when there is one), a comment when there is something
+  to say (a disagreement, a notebook that could not be graded). A reviewer's
+  own comment text is kept: reconcile only replaces the paragraph that starts
+  with its marker.
+- writes a CSV (default COURSE_DIR/reconcile/<ASSIGNMENT>.csv), one row per
+  student and part: student, part, in_kernel (nbgrader's auto_score),
+  isolated, flagged, reason, then notebook, cell, max_score, status; and the
+  isolated grader's full report per student (Gradescope results.json, with
+  every check's message) in COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/.
+
+Flags: a cell is flagged when nbgrader's in-kernel score differs from the
+isolated score by more than 0.01 points, or when the submitted notebook no
+longer matches the copy nbgrader autograded (its code was changed during or
+after autograde; then the lower of the two copies' isolated scores counts).
+A notebook that is missing or unreadable scores 0 with the reason; one that
+hangs, crashes or eats memory loses only its own points (the grader's per-part
+limits, plus --timeout per student and notebook as a whole).
+"""
+
+import argparse
+import csv
+import dataclasses
+import glob
+import os
+import pathlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import nbformat
+
+from genimg_kit.parts import PARTS, part_points
+
+CHECK_PREFIX = "check_"
+TOLERANCE = 0.01  # points: beyond this the in-kernel and isolated scores disagree
+MARKER = "[genimg-grade reconcile]"
+CSV_FIELDS = ["student", "part", "in_kernel", "isolated", "flagged", "reason",
+              "notebook", "cell", "max_score", "status"]
+COPIES = "autograded-copy"  # reports on nbgrader's copies of notebooks that changed after autograde
+DEFAULT_TIMEOUT = 1200.0  # seconds per student and notebook: above the grader's own limits
+
+
+class ReconcileError(Exception):
+    """Reconcile cannot run at all (no gradebook, no such assignment, no check cells)."""
+
+
+@dataclasses.dataclass
+class CheckCell:
+    notebook: str
+    part: str
+    cell: str  # the grade cell's grade_id: check_<part>
+    max_score: float
+    comment_cell: str | None  # the solution cell named after the part, when there is one
+
+
+@dataclasses.dataclass
+class Isolated:
+    """The isolated grade of one student's notebook."""
+
+    status: str  # ok | timeout | error | missing
+    points: dict  # part -> points (out of the part's points)
+    message: str = ""
+
+
+@dataclasses.dataclass
+class Row:
+    student: str
+    part: str
+    in_kernel: float | None
+    isolated: float
+    flagged: bool
+    reason: str
+    notebook: str
+    cell: str
+    max_score: float
+    status: str
+
+    def as_csv(self):
+        return {
+            "student": self.student, "part": self.part,
+            "in_kernel": "" if self.in_kernel is None else round(self.in_kernel, 4),
+            "isolated": round(self.isolated, 4), "flagged": str(self.flagged).lower(),
+            "reason": self.reason, "notebook": self.notebook, "cell": self.cell,
+            "max_score": self.max_score, "status": self.status,
+        }
+
+
+# --- the course ------------------------------------------------------------------
+
+
+def load_course(course_dir, db_url=None):
+    """nbgrader's CourseDirectory for COURSE_DIR, configured by its nbgrader_config.py."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = pathlib.Path(course_dir).resolve()
+    if not root.is_dir():
+        raise ReconcileError(f"{course_dir} is not a folder")
+    config = Config()
+    if (root / "nbgrader_config.py").exists():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    coursedir = CourseDirectory(config=config)
+    coursedir.root = str(root)  # the folder given on the command line wins over the config's root
+    if db_url:
+        coursedir.db_url = db_url
+    return coursedir
+
+
+def _gradebook(coursedir):
+    from nbgrader.api import Gradebook
+
+    url = coursedir.db_url
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        raise ReconcileError(f"no gradebook at {url[len('sqlite:///'):]}: run nbgrader generate_assignment "
+                             "and nbgrader autograde first")
+    return Gradebook(url, coursedir.course_id or "default_course")
+
+
+def plan(coursedir, assignment):
+    """([CheckCell], [student id]) of the assignment, from the gradebook."""
+    from nbgrader.api import MissingEntry
+
+    with _gradebook(coursedir) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise ReconcileError(f"no assignment {assignment!r} in the gradebook {coursedir.db_url}") from None
+        cells = []
+        for notebook in found.notebooks:
+            solution_names = {cell.name for cell in notebook.solution_cells}
+            for grade_cell in notebook.grade_cells:
+                part = grade_cell.name[len(CHECK_PREFIX):]
+                if grade_cell.name.startswith(CHECK_PREFIX) and part in PARTS:
+                    cells.append(CheckCell(notebook.name, part, grade_cell.name, float(grade_cell.max_score),
+                                           part if part in solution_names else None))
+        if not cells:
+            raise ReconcileError(f"assignment {assignment!r} has no grade cell named check_<part> "
+                                 f"(parts: {', '.join(PARTS)})")
+        students = sorted(submission.student.id for submission in found.submissions)
+    order = {part: i for i, part in enumerate(PARTS)}
+    cells.sort(key=lambda c: (c.notebook, order[c.part]))
+    return cells, students
+
+
+def unregistered_students(coursedir, assignment, students):
+    """Students with a submitted folder but no submission in the gradebook (not autograded)."""
+    pattern = re.compile(coursedir.format_path(
+        coursedir.submitted_directory, "(?P<student_id>[^/]+)", re.escape(assignment), escape=True) + "$")
+    found = set()
+    for folder in glob.glob(coursedir.format_path(coursedir.submitted_directory, "*", assignment)):
+        match = pattern.match(folder)
+        if match and os.path.isdir(folder):
+            found.add(match.group("student_id"))
+    return sorted(found - set(students))
+
+
+def _notebook_path(coursedir, step, student, assignment, notebook):
+    return pathlib.Path(coursedir.format_path(step, student, assignment)) / f"{notebook}.ipynb"
+
+
+# --- grading ------------------------------------------------------------------------
+
+
+def _grade_files(files, parts, staged, out, *, workers, timeout, backend, limits, progress):
+    """Grades {student: notebook path} with the batch runner into `out`; returns {student: Isolated}."""
+    from autograder import batch
+
+    staged.mkdir(parents=True)
+    for student, path in files.items():
+        # A copy, taken now: what is graded cannot change while it is graded.
+        shutil.copyfile(path, staged / f"{student}.ipynb")
+    batch.run_batch(staged, out, workers=workers, timeout=timeout, backend=backend, parts=parts,
+                    limits=limits, force=True, progress=progress)
+    graded = {}
+    for student in files:
+        data = batch.read_results(out / student / batch.RESULTS_NAME) or {}
+        record = (data.get("extra_data") or {}).get("genimg", {})
+        points = {p: float(record.get("parts", {}).get(p, 0.0)) for p in parts}
+        status = record.get("status", "error") if data else "error"
+        message = record.get("message", "") if data else "the isolated grader wrote no result"
+        graded[student] = Isolated(status, points, message)
+    return graded
+
+
+def changed_since_autograde(submitted, autograded):
+    """Why the submitted notebook no longer matches nbgrader's autograded copy, or None.
+
+    nbgrader copies the submitted notebook, restores its locked cells from the
+    source and runs it; every other cell keeps the student's source. A
+    difference there means the submitted file changed after nbgrader read it.
+    """
+    try:
+        ours = nbformat.read(submitted, as_version=4).cells
+        theirs = nbformat.read(autograded, as_version=4).cells
+    except Exception:  # an unreadable file: graded (or zeroed) on its own terms
+        return None
+    if len(ours) != len(theirs):
+        return f"it has {len(ours)} cells, the autograded copy {len(theirs)}"
+    for index, (mine, copy) in enumerate(zip(ours, theirs)):
+        if copy.get("metadata", {}).get("nbgrader", {}).get("locked"):
+            continue
+        if mine.get("cell_type") != copy.get("cell_type") or mine.get("source") != copy.get("source"):
+            return f"cell {index + 1} differs from the autograded copy"
+    return None
+
+
+def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=DEFAULT_TIMEOUT,
+                 backend=None, limits=None, progress=True, details=None):
+    """{(student, notebook): (Isolated, tamper note or None)} for every student and notebook."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="genimg-reconcile-") as tmp:
+        tmp = pathlib.Path(tmp)
+        (tmp / "report").mkdir()
+        for notebook in sorted({c.notebook for c in cells}):
+            parts = [c.part for c in cells if c.notebook == notebook]
+            files, rechecks = {}, {}
+            for student in students:
+                path = _notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
+                if not path.is_file():
+                    results[student, notebook] = (Isolated(
+                        "missing", {p: 0.0 for p in parts}, f"no {notebook}.ipynb was submitted"), None)
+                    continue
+                files[student] = path
+                copy = _notebook_path(coursedir, coursedir.autograded_directory, student, assignment, notebook)
+                if copy.is_file():
+                    note = changed_since_autograde(path, copy)
+                    if note:
+                        rechecks[student] = (copy, note)
+            if files:
+                graded = _grade_files(files, parts, tmp / "staged" / notebook, tmp / "report" / notebook,
+                                      workers=workers,
+                                      timeout=timeout, backend=backend, limits=limits, progress=progress)
+                for student, isolated in graded.items():
+                    results[student, notebook] = (isolated, None)
+            if rechecks:
+                graded = _grade_files({s: copy for s, (copy, _) in rechecks.items()}, parts,
+                                      tmp / "staged" / COPIES / notebook, tmp / "report" / COPIES / notebook,
+                                      workers=workers, timeout=timeout,
+                                      backend=backend, limits=limits, progress=progress)
+                for student, (_, note) in rechecks.items():
+                    first = results[student, notebook][0]
+                    lower = {p: min(first.points[p], graded[student].points[p]) for p in parts}
+                    results[student, notebook] = (
+                        Isolated(first.status, lower, first.message),
+                        f"the submitted notebook changed after nbgrader autograded it ({note}): suspected "
+                        "tampering; the lower of the two copies' isolated scores counts")
+        if details is not None:
+            _replace_tree(tmp / "report", details)
+    return results
+
+
+def _replace_tree(tmp, details):
+    """Moves the per-student reports into `details`, replacing whatever was there."""
+    details = pathlib.Path(details)
+    if details.is_symlink() or details.is_file():
+        details.unlink()
+    elif details.exists():
+        shutil.rmtree(details)
+    details.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(tmp, details)
+
+
+# --- the gradebook --------------------------------------------------------------------
+
+
+def _fmt(points):
+    return f"{points:.2f}".rstrip("0").rstrip(".")
+
+
+def _comment(previous, paragraph):
+    """A reviewer's text kept, reconcile's paragraph (after MARKER) replaced or removed."""
+    kept = (previous or "").split(MARKER)[0].rstrip()
+    text = "\n\n".join(t for t in (kept, f"{MARKER} {paragraph}" if paragraph else "") if t)
+    return text or None
+
+
+def decide(cell, in_kernel, isolated, tamper_note=None):
+    """(score, flagged, reason) for one check cell."""
+    score = isolated.points.get(cell.part, 0.0) * cell.max_score / part_points(cell.part)
+    reasons, flagged = [], False
+    if in_kernel is not None and abs(in_kernel - score) > TOLERANCE:
+        flagged = True
+        reasons.append(f"in-kernel score {_fmt(in_kernel)} disagreed with the isolated re-grade {_fmt(score)}: "
+                       "suspected tampering or non-determinism; the isolated score counts")
+    if tamper_note:
+        flagged = True
+        reasons.append(tamper_note)
+    if isolated.status != "ok":
+        reasons.append(isolated.message or f"the isolated grader's status was {isolated.status}")
+    if in_kernel is None:
+        reasons.append("nbgrader gave this cell no score (autograde could not run the notebook)")
+    return score, flagged, "; ".join(reasons)
+
+
+def write_gradebook(coursedir, assignment, cells, results):
+    """Sets every check cell's manual score (and comment); returns the rows, in order."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with _gradebook(coursedir) as gb:
+        for (student, notebook), (isolated, tamper_note) in sorted(results.items()):
+            for cell in (c for c in cells if c.notebook == notebook):
+                grade = gb.find_grade(cell.cell, notebook, assignment, student)
+                in_kernel = grade.auto_score
+                score, flagged, reason = decide(cell, in_kernel, isolated, tamper_note)
+                grade.manual_score = score
+                grade.needs_manual_grade = False
+                if cell.comment_cell is not None:
+                    try:
+                        comment = gb.find_comment(cell.comment_cell, notebook, assignment, student)
+                    except MissingEntry:
+                        pass
+                    else:
+                        say = reason if (flagged or isolated.status != "ok") else ""
+                        if say:
+                            say = f"{cell.cell}: {_fmt(score)}/{_fmt(cell.max_score)} points. {say}."
+                        comment.manual_comment = _comment(comment.manual_comment, say)
+                rows.append(Row(student, cell.part, in_kernel, score, flagged, reason, notebook,
+                                cell.cell, cell.max_score, isolated.status))
+        gb.db.commit()
+    return rows
+
+
+def write_csv(rows, path):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    if temporary.is_symlink():
+        temporary.unlink()
+    with open(temporary, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(row.as_csv() for row in rows)
+    os.replace(temporary, path)  # replaces a planted file or link, never writes through it
+
+
+def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=DEFAULT_TIMEOUT, backend=None,
+              limits=None, db_url=None, details=None, progress=True):
+    """Re-grades the assignment in isolation and writes the scores to nbgrader's gradebook.
+
+    Returns the rows of the CSV (one per student and check cell). `limits` is
+    a dict of autograder.grade.Limits fields; `timeout` is the wall limit per
+    student and notebook. Raises ReconcileError when it cannot run at all.
+    """
+    from autograder.grade import default_backend
+
+    coursedir = load_course(course_dir, db_url)
+    root = pathlib.Path(coursedir.root)
+    out = pathlib.Path(out) if out else root / "reconcile" / f"{assignment}.csv"
+    details = pathlib.Path(details) if details else root / "reconcile" / assignment
+    cells, students = plan(coursedir, assignment)
+    results = grade_course(coursedir, assignment, cells, students, workers=workers, timeout=timeout,
+                           backend=backend or default_backend(), limits=limits, progress=progress,
+                           details=details)
+    rows = write_gradebook(coursedir, assignment, cells, results)
+    write_csv(rows, out)
+    return rows, out, unregistered_students(coursedir, assignment, students)
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="genimg-grade reconcile",
+        description="After `nbgrader autograde ASSIGNMENT`: re-grade every submitted notebook with the "
+                    "isolated grader, write its per-part scores into nbgrader's gradebook as the manual "
+                    "score of each check_<part> cell, and flag cells whose in-kernel score disagreed.")
+    parser.add_argument("course_dir", metavar="COURSE_DIR", help="the nbgrader course folder (with gradebook.db)")
+    parser.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id, as given to nbgrader")
+    parser.add_argument("--out", metavar="CSV", help="where the CSV goes (default COURSE_DIR/reconcile/ASSIGNMENT.csv)")
+    parser.add_argument("--details", metavar="DIR",
+                        help="where each student's full isolated report goes "
+                             "(default COURSE_DIR/reconcile/ASSIGNMENT/; replaced on every run)")
+    parser.add_argument("--backend", choices=["jax", "tensorflow"],
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow); use the one autograde used")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2), metavar="N",
+                        help="notebooks graded at once (default: half the CPU cores)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                        help=f"wall seconds per student and notebook as a whole (default {DEFAULT_TIMEOUT:g}); "
+                             "past it the notebook scores 0")
+    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds for all probes of one part (default 120)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
+    parser.add_argument("--db", metavar="URL", help="gradebook URL (default: the course's db_url)")
+    parser.add_argument("--no-progress", action="store_true", help="no per-student progress lines")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        rows, out, unregistered = reconcile(
+            args.course_dir, args.assignment, args.out, workers=args.workers, timeout=args.timeout,
+            backend=args.backend, limits={"part_seconds": args.part_timeout, "memory_mb": args.memory_mb},
+            db_url=args.db, details=args.details, progress=not args.no_progress)
+    except ReconcileError as error:
+        print(f"genimg-grade reconcile: {error}", file=sys.stderr)
+        return 2
+    students = sorted({row.student for row in rows})
+    flagged = [row for row in rows if row.flagged]
+    print(f"{len(students)} students, {len(rows)} check cells reconciled into the gradebook; "
+          f"{len(flagged)} flagged ({time.monotonic() - started:.0f} s). CSV: {out}")
+    for row in flagged:
+        print(f"  FLAGGED {row.student} {row.cell}: {row.reason}")
+    if unregistered:
+        print(f"not in the gradebook (run nbgrader autograde for them first): {', '.join(unregistered)}")
+    return 0
