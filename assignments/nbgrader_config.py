@@ -15,3 +15,28 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # (the check cells on JAX, the tiny Stable Diffusion 3) take well under a
 # minute on a 2-core CPU; 300 s leaves room for a loaded grading machine.
 c.Execute.timeout = 300
+
+# A grade cell that writes anything to stderr scores 0 (nbgrader's rule). The
+# libraries under the notebook write harmless noise there: TensorFlow and absl
+# log from C++ straight to file descriptor 2 (TF_CPP_MIN_LOG_LEVEL does not
+# stop all of it, and ipykernel routes it into whichever cell is running),
+# TensorFlow's Python logger warns about retracing, Keras and JAX emit Python
+# warnings. IgnorePattern (nbgrader >= 0.9.2, off by default) removes every
+# stderr output in which the pattern is found, before the cells are scored.
+# Errors are `error` outputs, not stderr, so a failing check still fails; and
+# the check cells report their verdicts on stdout, with the points as the
+# cell's value.
+STDERR_NOISE = [
+    # absl's and TensorFlow's C++ log lines: "I0000 00:00:1795872602.516185  13996 cudart_stub.cc:31] ..."
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.-]+:\d+\]",
+    # "2026-11-02 13:29:49.123456: I tensorflow/core/...cc:123] ..." (older TensorFlow format)
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] ",
+    r"All log messages before absl::InitializeLog\(\) is called",
+    r"^WARNING:(tensorflow|absl|jax\S*):",
+    # GPU libraries missing on a CPU grader
+    r"\b(cuda|CUDA|cuDNN|cuFFT|cuBLAS|TensorRT|oneDNN|NVIDIA GPU)\b",
+    # Python warnings ("...py:74: UserWarning: ..."), e.g. from Keras
+    r"^\S+:\d+: \w*Warning: ",
+]
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = "(?m)" + "|".join(f"(?:{p})" for p in STDERR_NOISE)

@@ -36,6 +36,7 @@ class GradeResult:
     parts: dict  # part id -> PartResult, in PART_ORDER
     notes: list  # what was skipped, what failed to load, what it printed
     seconds: float = 0.0
+    timings: dict = dataclasses.field(default_factory=dict)  # stage -> seconds (benchmarks)
 
     @property
     def score(self):
@@ -80,15 +81,20 @@ def grade(path, parts=None, backend=None, limits=None):
     notes.extend(submission.skipped)
 
     sandbox, defined, load_error = None, [], None
+    timings = {"read": time.perf_counter() - started, "sandbox start": 0.0, "load": 0.0}
     try:
         for part in parts:
             if sandbox is None or sandbox.death:
                 first_start = sandbox is None
                 if sandbox is not None:
                     _close(sandbox, notes)
+                stage = time.perf_counter()
                 sandbox = Sandbox(backend, limits.memory_mb, limits.output_bytes)
+                timings["sandbox start"] += time.perf_counter() - stage
+                stage = time.perf_counter()
                 try:
                     defined, errors = sandbox.load(submission.units, limits.load_seconds)
+                    timings["load"] += time.perf_counter() - stage
                     if first_start:
                         notes.extend(errors)
                 except SubmissionDied as error:
@@ -100,11 +106,14 @@ def grade(path, parts=None, backend=None, limits=None):
                     f"`{graded_name(part)}` is not defined at the top level of the submission"))
             else:
                 subject = RemoteSubject(sandbox, time.monotonic() + limits.part_seconds)
+            stage = time.perf_counter()
             results[part] = run_part(part, subject)
+            timings[part] = time.perf_counter() - stage
     finally:
         if sandbox is not None:
             _close(sandbox, notes)
-    return GradeResult(str(pathlib.Path(path)), backend, results, notes, time.perf_counter() - started)
+    return GradeResult(str(pathlib.Path(path)), backend, results, notes,
+                       time.perf_counter() - started, timings)
 
 
 def _close(sandbox, notes):

@@ -1,4 +1,4 @@
-"""Text-to-image: the kit's Stable Diffusion 3 helpers and the reference answers.
+"""Text-to-image: the kit's Stable Diffusion 3 helpers and the reference.
 
 Runs offline on a tiny, randomly initialised Stable Diffusion 3 built from the
 real KerasHub classes (64 x 64 images, (8, 8, 16) latents), once per module.
@@ -30,7 +30,7 @@ def to_numpy(x):
 
 
 def assert_images_match(a, b, max_diff=1):
-    """uint8 images equal up to rounding (compiled graphs may reorder floats)."""
+    """uint8 images equal up to rounding (compiled code may reorder sums)."""
     assert a.shape == b.shape and a.dtype == b.dtype == np.uint8
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= max_diff, f"max pixel difference {diff.max()}"
@@ -289,7 +289,9 @@ def test_chapter_loop_without_configure_scheduler_uses_a_stale_schedule(
 
 def test_negative_prompt_changes_the_output(task, embeddings):
     latents = sd3.initial_latents(task, seed=SEED)
-    with_negative = sd3.get_text_embeddings(task, PROMPT, negative_prompt="blue")
+    with_negative = sd3.get_text_embeddings(
+        task, PROMPT, negative_prompt="blue"
+    )
     np.testing.assert_allclose(
         to_numpy(with_negative[0]), to_numpy(embeddings[0]), atol=1e-6
     )

@@ -1,4 +1,4 @@
-"""Stable Diffusion 3 with KerasHub: the chapter's text-to-image code, as helpers.
+"""Stable Diffusion 3 in KerasHub: the chapter's text-to-image helpers.
 
 Chapter 17 ends by loading a pretrained Stable Diffusion 3 model with one line,
 
@@ -58,7 +58,6 @@ import contextlib
 import itertools
 import os
 import string
-import weakref
 
 import keras
 import keras_hub
@@ -166,7 +165,8 @@ def _host_random_initializers():
         while outside.any():
             x[outside] = generator.standard_normal(size=int(outside.sum()))
             outside = np.abs(x) > 2.0
-        return jnp.asarray(x * stddev + mean, dtype=dtype or keras.config.floatx())
+        x = x * stddev + mean
+        return jnp.asarray(x, dtype=dtype or keras.config.floatx())
 
     saved = {
         name: getattr(backend_random, name)
@@ -315,9 +315,16 @@ def load_sd3(offline=None, dtype="float16"):
 
 
 # --- Compiled versions of the backbone's steps ------------------------------
-#
-# One cache per task; entries die with the task.
-_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _cache(task):
+    """This module's per-task cache of compiled functions, kept on the task
+    (so it goes away with it) but hidden from Keras' attribute tracking."""
+    cache = task.__dict__.get("_genimg_compiled")
+    if cache is None:
+        cache = {}
+        object.__setattr__(task, "_genimg_compiled", cache)
+    return cache
 
 
 def _compile(task, name, fn):
@@ -327,7 +334,7 @@ def _compile(task, name, fn):
     tuples / dicts of tensors). On JAX the model's variables are passed in
     explicitly (`keras.StatelessScope`), the way KerasHub compiles `generate`.
     """
-    cache = _COMPILED.setdefault(task, {})
+    cache = _cache(task)
     if name in cache:
         return cache[name]
     backend = keras.config.backend()
@@ -441,7 +448,7 @@ def _safe_generate_function(task):
 
 
 def get_text_embeddings(task, prompt, negative_prompt=""):
-    """Encodes a prompt and a negative prompt into Stable Diffusion 3 embeddings.
+    """Encodes a prompt and a negative prompt into text embeddings.
 
     The preprocessor turns each string into token ids for the two CLIP text
     encoders (`{"clip_l": (1, 77), "clip_g": (1, 77)}`), and the backbone
@@ -461,8 +468,9 @@ def get_text_embeddings(task, prompt, negative_prompt=""):
         model's T5 encoder), the pooled vectors `(1, 2048)` for the real model
         and `(1, 192)` for the tiny one.
     """
-    token_ids = task.preprocessor.generate_preprocess([prompt])
-    negative_token_ids = task.preprocessor.generate_preprocess([negative_prompt])
+    preprocess = task.preprocessor.generate_preprocess
+    token_ids = preprocess([prompt])
+    negative_token_ids = preprocess([negative_prompt])
     encode = _compile(task, "encode_text_step", task.backbone.encode_text_step)
     return tuple(encode(token_ids, negative_token_ids))
 
@@ -575,7 +583,7 @@ def generate_images(
         `uint8` images: `(H, W, 3)` for one str prompt, `(N, H, W, 3)` for a
         list of N prompts.
     """
-    cache = _COMPILED.setdefault(task, {})
+    cache = _cache(task)
     if "safe_generate" not in cache:
         cache["safe_generate"] = _safe_generate_function(task)
     # `generate` uses `task.generate_function` when it is set.

@@ -1,0 +1,185 @@
+"""Regenerates the student release and the executed solutions from the source notebook.
+
+    python assignments/build.py              # both
+    python assignments/build.py release      # assignments/release/ch17/ (real nbgrader)
+    python assignments/build.py solutions    # solutions/ch17_image_generation.ipynb
+
+The one source of truth is `assignments/source/ch17/ch17_image_generation.ipynb`
+(the answer key's code in nbgrader solution cells, hidden tests in the locked
+check cells). From it:
+
+- **release**: `nbgrader generate_assignment ch17 --force`, run in this
+  folder, with a throw-away gradebook (nothing but `release/` changes here).
+- **solutions**: the source notebook executed top to bottom with nbclient in
+  fast mode and offline (`GENIMG_FAST=1`, `GENIMG_OFFLINE=1`: tiny training
+  budgets, the offline MNIST digits, procedural flowers and the tiny,
+  randomly initialised Stable Diffusion 3), in a temporary folder, on the
+  backend in `KERAS_BACKEND` (tensorflow when unset). It refuses to write a
+  notebook in which a cell failed or a check cell scored less than full
+  points.
+
+The tests (`tests/test_notebooks.py`) check that the committed release is
+what `release` produces from the committed source.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ASSIGNMENT = "ch17"
+NOTEBOOK = "ch17_image_generation.ipynb"
+SOURCE = os.path.join(HERE, "source", ASSIGNMENT, NOTEBOOK)
+RELEASE = os.path.join(HERE, "release", ASSIGNMENT, NOTEBOOK)
+SOLUTIONS = os.path.join(ROOT, "solutions", NOTEBOOK)
+
+# The check cells and the points each must show in the solutions.
+CHECK_POINTS = {
+    "check_sampler": 15,
+    "check_kl_loss": 15,
+    "check_diffusion_schedule": 15,
+    "check_denoise": 15,
+    "check_generate": 20,
+    "check_slerp": 20,
+}
+
+
+def nbgrader(args, course_dir, env=None, check=True, **kwargs):
+    """Runs the real nbgrader CLI (this interpreter's) in `course_dir`."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course_dir,
+        env=env,
+        check=check,
+        text=True,
+        capture_output=True,
+        **kwargs,
+    )
+
+
+def make_course(course_dir):
+    """A fresh course folder: this folder's config and source, nothing else."""
+    os.makedirs(course_dir, exist_ok=True)
+    shutil.copy2(os.path.join(HERE, "nbgrader_config.py"), course_dir)
+    shutil.copytree(os.path.join(HERE, "source"), os.path.join(course_dir, "source"))
+    return course_dir
+
+
+def generate_release(course_dir=HERE, db_url=None):
+    """`nbgrader generate_assignment ch17 --force` in `course_dir`; returns the release path."""
+    args = ["generate_assignment", ASSIGNMENT, "--force"]
+    if db_url:
+        args.append(f"--CourseDirectory.db_url={db_url}")
+    nbgrader(args, course_dir)
+    return os.path.join(course_dir, "release", ASSIGNMENT, NOTEBOOK)
+
+
+def build_release():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generate_release(HERE, db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+def execute_notebook(nb, workdir, timeout=600, env=None):
+    """Executes `nb` in place with nbclient, in `workdir`; returns seconds taken."""
+    from nbclient import NotebookClient
+
+    saved = os.environ.copy()
+    os.environ.update(env or {})
+    try:
+        started = time.perf_counter()
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=False,
+            allow_errors=True,
+            resources={"metadata": {"path": workdir}},
+        )
+        client.execute()
+        return time.perf_counter() - started
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def check_points(nb):
+    """{check cell grade_id: the number it showed, or None}."""
+    shown = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id not in CHECK_POINTS:
+            continue
+        value = None
+        for output in cell.get("outputs", []):
+            if output.output_type == "execute_result":
+                try:
+                    value = float(output.data["text/plain"])
+                except (KeyError, ValueError):
+                    pass
+        shown[grade_id] = value
+    return shown
+
+
+def failures(nb):
+    """Descriptions of every cell that raised, and of every check short of full points."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                problems.append(f"cell {index}: {output.ename}: {output.evalue}")
+    for grade_id, value in check_points(nb).items():
+        if value != CHECK_POINTS[grade_id]:
+            problems.append(f"{grade_id}: showed {value}, expected {CHECK_POINTS[grade_id]}")
+    return problems
+
+
+def build_solutions(backend=None):
+    import nbformat
+
+    backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    nb = nbformat.read(SOURCE, as_version=4)
+    with tempfile.TemporaryDirectory() as workdir:
+        seconds = execute_notebook(
+            nb,
+            workdir,
+            env={"KERAS_BACKEND": backend, "GENIMG_FAST": "1", "GENIMG_OFFLINE": "1",
+                 "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+    problems = failures(nb)
+    if problems:
+        raise SystemExit("solutions not written:\n  " + "\n  ".join(problems))
+    note = nbformat.v4.new_markdown_cell(
+        "**Answer key (instructors only).** The source notebook with its solutions, executed top to "
+        f"bottom in fast mode and offline on the {backend} backend by `assignments/build.py`: "
+        "tiny training budgets on 512 offline MNIST digits and 192 procedural flowers, and the tiny, "
+        "randomly initialised Stable Diffusion 3 (its images are noise, not pictures). Every check "
+        "cell shows full points."
+    )
+    nb.cells.insert(0, note)
+    nb.metadata.pop("widgets", None)
+    os.makedirs(os.path.dirname(SOLUTIONS), exist_ok=True)
+    nbformat.write(nb, SOLUTIONS)
+    print(f"wrote {os.path.relpath(SOLUTIONS, ROOT)} ({backend}, executed in {seconds:.0f} s)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", nargs="*", choices=["release", "solutions"], default=[])
+    parser.add_argument("--backend", help="Keras backend for the solutions (default: "
+                        "$KERAS_BACKEND, else tensorflow)")
+    args = parser.parse_args(argv)
+    what = args.what or ["release", "solutions"]
+    if "release" in what:
+        build_release()
+    if "solutions" in what:
+        build_solutions(args.backend)
+
+
+if __name__ == "__main__":
+    main()

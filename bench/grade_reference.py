@@ -1,0 +1,68 @@
+"""Benchmark: grade the reference submission end to end, per backend.
+
+    python bench/grade_reference.py [--repeats 3] [--backends jax,tensorflow]
+
+Wall time of the whole `genimg-grade` command (Python start-up and imports
+included), median over repeats, and one in-process run broken down by
+stage: the grader's own imports, starting the sandbox (the child imports
+Keras), loading the submission, then each part's checks (convergence
+included). Prints a markdown table for docs/PERFORMANCE.md.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cli_seconds(backend):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "results.json")
+        started = time.perf_counter()
+        subprocess.run(["genimg-grade", "--backend", backend, "--json", out, "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        score = json.load(open(out))["score"]
+    return seconds, score
+
+
+def breakdown(backend):
+    code = (
+        "import time, json; t = time.perf_counter()\n"
+        "from autograder.grade import grade\n"
+        "imports = time.perf_counter() - t\n"
+        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r)\n"
+        "print(json.dumps(dict(r.timings, **{'grader imports': imports, 'total': r.seconds + imports})))\n"
+    ) % backend
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default="jax,tensorflow")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    walls, stages = {}, {}
+    for backend in backends:
+        runs = [cli_seconds(backend) for _ in range(args.repeats)]
+        assert all(score == 100 for _, score in runs), runs
+        walls[backend] = [s for s, _ in runs]
+        stages[backend] = breakdown(backend)
+    print(f"| stage | " + " | ".join(backends) + " |")
+    print("|---|" + "---|" * len(backends))
+    print("| `genimg-grade` wall, median of %d | " % args.repeats
+          + " | ".join(f"{statistics.median(walls[b]):.1f} s" for b in backends) + " |")
+    for stage in stages[backends[0]]:
+        print(f"| {stage} | " + " | ".join(f"{stages[b][stage]:.1f} s" for b in backends) + " |")
+
+
+if __name__ == "__main__":
+    main()
