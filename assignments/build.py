@@ -23,6 +23,7 @@ what `release` produces from the committed source.
 """
 
 import argparse
+import copy
 import os
 import shutil
 import subprocess
@@ -83,6 +84,27 @@ def build_release():
     with tempfile.TemporaryDirectory() as tmp:
         path = generate_release(HERE, db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
     print(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+def fill_in_solutions(release, source):
+    """A copy of the release notebook with every solution cell taken from the source.
+
+    That is what a student who wrote exactly the answer key would submit: the
+    release's cells and metadata (checksums included), the key's code.
+    """
+    import nbformat
+
+    nb = nbformat.from_dict(copy.deepcopy(release))
+    answers = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = answers[meta["grade_id"]]
+    return nb
 
 
 def execute_notebook(nb, workdir, timeout=600, env=None):

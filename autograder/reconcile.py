@@ -32,7 +32,9 @@ What it reads and writes:
   student and part: student, part, in_kernel (nbgrader's auto_score),
   isolated, flagged, reason, then notebook, cell, max_score, status; and the
   isolated grader's full report per student (Gradescope results.json, with
-  every check's message) in COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/.
+  every check's message) in COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/
+  (and autograded-copy/<notebook>/<student>/ for a notebook re-graded from
+  nbgrader's copy).
 
 Flags: a cell is flagged when nbgrader's in-kernel score differs from the
 isolated score by more than 0.01 points, or when the submitted notebook no
@@ -329,7 +331,14 @@ def write_gradebook(coursedir, assignment, cells, results):
     with _gradebook(coursedir) as gb:
         for (student, notebook), (isolated, tamper_note) in sorted(results.items()):
             for cell in (c for c in cells if c.notebook == notebook):
-                grade = gb.find_grade(cell.cell, notebook, assignment, student)
+                try:
+                    grade = gb.find_grade(cell.cell, notebook, assignment, student)
+                except MissingEntry:  # a cell added to the source after this submission was autograded
+                    rows.append(Row(student, cell.part, None, 0.0, True,
+                                    "no grade for this cell in the gradebook: run nbgrader autograde "
+                                    "for this student, then reconcile again", notebook, cell.cell,
+                                    cell.max_score, "error"))
+                    continue
                 in_kernel = grade.auto_score
                 score, flagged, reason = decide(cell, in_kernel, isolated, tamper_note)
                 grade.manual_score = score
@@ -367,7 +376,8 @@ def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=DEFAULT_TI
               limits=None, db_url=None, details=None, progress=True):
     """Re-grades the assignment in isolation and writes the scores to nbgrader's gradebook.
 
-    Returns the rows of the CSV (one per student and check cell). `limits` is
+    Returns (rows of the CSV, one per student and check cell; the CSV's path;
+    students with a submitted folder whom nbgrader never autograded). `limits` is
     a dict of autograder.grade.Limits fields; `timeout` is the wall limit per
     student and notebook. Raises ReconcileError when it cannot run at all.
     """
@@ -395,14 +405,17 @@ def build_parser():
         description="After `nbgrader autograde ASSIGNMENT`: re-grade every submitted notebook with the "
                     "isolated grader, write its per-part scores into nbgrader's gradebook as the manual "
                     "score of each check_<part> cell, and flag cells whose in-kernel score disagreed.")
-    parser.add_argument("course_dir", metavar="COURSE_DIR", help="the nbgrader course folder (with gradebook.db)")
+    parser.add_argument("course_dir", metavar="COURSE_DIR",
+                        help="the nbgrader course folder (with nbgrader_config.py and gradebook.db)")
     parser.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id, as given to nbgrader")
-    parser.add_argument("--out", metavar="CSV", help="where the CSV goes (default COURSE_DIR/reconcile/ASSIGNMENT.csv)")
+    parser.add_argument("--out", metavar="CSV",
+                        help="where the CSV goes (default COURSE_DIR/reconcile/ASSIGNMENT.csv)")
     parser.add_argument("--details", metavar="DIR",
                         help="where each student's full isolated report goes "
                              "(default COURSE_DIR/reconcile/ASSIGNMENT/; replaced on every run)")
     parser.add_argument("--backend", choices=["jax", "tensorflow"],
-                        help="Keras backend (default: $KERAS_BACKEND or tensorflow); use the one autograde used")
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow); "
+                             "use the one autograde used")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2), metavar="N",
                         help="notebooks graded at once (default: half the CPU cores)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",

@@ -143,7 +143,8 @@ def main(argv=None):
         inside = statistics.median(sum(r["grade_seconds"].values()) for r in base)
         overhead = (base_wall - inside) / args.count if workers_list[0] == 1 else float("nan")
         per_kind = {k: statistics.median(s for r in base for st, s in r["grade_seconds"].items()
-                                         if kinds[st] == k) for k in ("correct", "buggy", "broken")}
+                                         if kinds[st] == k)
+                    for k in ("correct", "buggy", "broken") if k in kinds.values()}
         for workers in workers_list:
             wall = statistics.median(r["wall"] for r in results[backend, workers])
             lines.append((backend, workers, wall, base_wall / wall, wall / args.count))

@@ -176,7 +176,7 @@ def _sampling_loop(predict_noise, noise, diffusion_steps):
     num_images = ops.shape(noise)[0]
     step_size = 1.0 / diffusion_steps
     # step * step_size rounded to float32 exactly as `generate` rounds it.
-    offsets = ops.convert_to_tensor([step * step_size for step in range(diffusion_steps)])
+    offsets = ops.convert_to_tensor([i * step_size for i in range(diffusion_steps)])
 
     def step(index, state):
         noisy_images, _ = state

@@ -16,6 +16,7 @@ from genimg_ref import diffusion
 from genimg_ref.diffusion import DiffusionModel, generate, generate_compiled
 
 TOLERANCE = 1e-3  # max abs difference, on the [0, 255] scale
+N = 4  # one image count throughout: on JAX every new shape costs compilations
 
 
 @pytest.fixture(autouse=True)
@@ -52,36 +53,38 @@ def seed_state(model):
     return ops.convert_to_numpy(model.seed_generator.state)
 
 
-@pytest.mark.parametrize("num_images, steps", [(4, 10), (3, 7)])
-def test_same_images_as_generate_from_the_same_seed(model, num_images, steps):
+@pytest.mark.parametrize("steps", [10, 3])
+def test_same_images_as_generate_from_the_same_seed(model, steps):
     state = seed_state(model)
-    expected = from_state(model, state, generate, num_images, steps)
+    expected = from_state(model, state, generate, N, steps)
     state_after_generate = seed_state(model)
-    images = from_state(model, state, generate_compiled, num_images, steps)
-    assert images.shape == (num_images, 16, 16, 3)
-    assert expected.std() > 10  # a meaningful comparison, not all zeros
+    images = from_state(model, state, generate_compiled, N, steps)
+    assert images.shape == (N, 16, 16, 3)
+    # An untrained U-Net's images are mostly clipped to 0 or 255; enough
+    # pixels (~4%, over a hundred) stay inside for a meaningful comparison.
+    assert ((expected > 0) & (expected < 255)).mean() > 0.01
     assert np.abs(images - expected).max() <= TOLERANCE
     # Both advance the seed generator by the same draw.
     np.testing.assert_array_equal(seed_state(model), state_after_generate)
 
 
 def test_each_call_draws_new_noise(model):
-    first = ops.convert_to_numpy(generate_compiled(model, 4, 10))
-    second = ops.convert_to_numpy(generate_compiled(model, 4, 10))
+    first = ops.convert_to_numpy(generate_compiled(model, N, 10))
+    second = ops.convert_to_numpy(generate_compiled(model, N, 10))
     assert np.abs(first - second).max() > 1.0
 
 
 def test_follows_the_weights_after_they_change(model):
     state = seed_state(model)
-    before = from_state(model, state, generate_compiled, 4, 10)
+    before = from_state(model, state, generate_compiled, N, 10)
     randomise_last_layer(model, seed=1)
-    after = from_state(model, state, generate_compiled, 4, 10)
-    expected = from_state(model, state, generate, 4, 10)
+    after = from_state(model, state, generate_compiled, N, 10)
+    expected = from_state(model, state, generate, N, 10)
     assert np.abs(after - before).max() > 1.0  # no stale weights baked in
     assert np.abs(after - expected).max() <= TOLERANCE
 
 
 def test_compiles_once_per_model_and_shape(model):
-    sampler = diffusion._compiled_sampler(model, 4, 10)
-    assert diffusion._compiled_sampler(model, 4, 10) is sampler
-    assert diffusion._compiled_sampler(model, 4, 5) is not sampler
+    sampler = diffusion._compiled_sampler(model, N, 10)
+    assert diffusion._compiled_sampler(model, N, 10) is sampler
+    assert diffusion._compiled_sampler(model, N, 5) is not sampler

@@ -378,6 +378,10 @@ def wrong_scores(course):
     return final(course, "wrong")
 
 
+def _no_reconcile_comment(course, student, part):
+    return reconcile.MARKER not in course["comments"].get((student, part), "")
+
+
 # --- the honest students ---------------------------------------------------------------
 
 
@@ -403,10 +407,6 @@ def test_plain_wrong_solution_gets_low_points_and_nothing_flagged(course):
         assert in_kernel(course, "wrong")[part] == pytest.approx(scores[part], abs=0.01)
         assert course["rows"]["wrong", part]["flagged"] == "false"
         assert _no_reconcile_comment(course, "wrong", part)
-
-
-def _no_reconcile_comment(course, student, part):
-    return reconcile.MARKER not in course["comments"].get((student, part), "")
 
 
 # --- the tricks -------------------------------------------------------------------------
@@ -457,6 +457,12 @@ def test_which_tricks_fooled_the_in_kernel_cells(course):
 def test_a_submission_rewritten_during_autograde_is_flagged_and_gets_the_lower_score(course):
     submitted = course["root"] / "submitted" / "tamper_submission" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     assert submitted.read_bytes() != course["submitted_tamper"], "the trick did not run: the test proves nothing"
+    # What the rewritten file alone would have scored: the instructor's solutions, full marks.
+    details = course["root"] / "reconcile" / ASSIGNMENT
+    rewritten = json.loads((details / NOTEBOOK / "tamper_submission" / "results.json").read_text())
+    assert rewritten["extra_data"]["genimg"]["parts"] == {p: POINTS for p in PARTS}
+    copy_ = json.loads((details / reconcile.COPIES / NOTEBOOK / "tamper_submission" / "results.json").read_text())
+    assert copy_["extra_data"]["genimg"]["parts"] == pytest.approx(wrong_scores(course), abs=0.01)
     for part in PARTS:
         row = course["rows"]["tamper_submission", part]
         assert row["flagged"] == "true" and "changed after nbgrader autograded it" in row["reason"], row
@@ -526,4 +532,5 @@ def test_decide_scales_to_the_cells_points_and_flags_beyond_the_tolerance():
     assert reconcile.decide(cell, 15.0, ok) == (15.0, False, "")
     assert reconcile.decide(cell, 15.005, ok)[1] is False
     score, flagged, reason = reconcile.decide(cell, 30.0, ok)
-    assert (score, flagged) == (15.0, True) and "in-kernel score 30 disagreed with the isolated re-grade 15" in reason
+    assert (score, flagged) == (15.0, True)
+    assert "in-kernel score 30 disagreed with the isolated re-grade 15" in reason

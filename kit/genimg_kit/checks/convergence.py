@@ -19,16 +19,18 @@ import numpy as np
 from genimg_kit.checks.core import SubmissionError, check
 from genimg_kit.data import load_mnist_digits, procedural_flowers
 
-VAE_BUDGET = {"epochs": 3, "batch_size": 64, "learning_rate": 3e-3}
-VAE_DIGITS = 2048
-VAE_FINAL_LOSS_BAND = 260.0  # reference: 222-232 (BCE summed over 784 pixels + KL)
+# 96 steps: JAX trains the chapter's convnets ~7x slower than TensorFlow on a
+# CPU (XLA's Conv2DTranspose backward), so the budget is sized for JAX.
+VAE_BUDGET = {"epochs": 3, "batch_size": 32, "learning_rate": 3e-3}
+VAE_DIGITS = 1024
+VAE_FINAL_LOSS_BAND = 260.0  # reference, 6 seeded runs: 221-243 (BCE summed over pixels + KL)
 VAE_KL_BOUND = 50.0
 
 DIFFUSION_BUDGET = {"widths": np.array([16, 32]), "block_depth": 1, "epochs": 8, "batch_size": 32,
                     "learning_rate": 3e-3, "num_images": 64, "diffusion_steps": 10}
 FLOWERS, FLOWER_SIZE = 1024, 16
-DIFFUSION_FINAL_LOSS_BAND = 0.32  # reference: 0.26-0.27 noise MAE
-STATISTICS_BAND = 1.2  # reference after training: 0.7-0.9; before: about 2
+DIFFUSION_FINAL_LOSS_BAND = 0.32  # reference, 6 seeded runs: 0.254-0.265 noise MAE
+STATISTICS_BAND = 1.2  # reference, 6 runs: 0.74-0.87 after training, 1.97 before
 STATISTICS_GAIN = 0.6  # trained distance <= 0.6 x untrained distance
 
 
@@ -72,7 +74,7 @@ def vae_loss_falls(subject):
     assert np.all(np.isfinite(loss)), f"non-finite loss per epoch: {loss.tolist()}"
     assert loss[-1] < loss[0] and loss[-1] <= VAE_FINAL_LOSS_BAND, (
         f"loss per epoch {np.round(loss, 1).tolist()}: expected it to fall and end at or below "
-        f"{VAE_FINAL_LOSS_BAND:g} (the reference ends near 225)"
+        f"{VAE_FINAL_LOSS_BAND:g} (the reference ends between 221 and 243)"
     )
 
 
