@@ -16,6 +16,7 @@ size and the backend).
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -66,14 +67,21 @@ def compiled_forward_pass(network):
     return lambda inputs: forward(inputs).numpy()
 
 
-def median_seconds(fn, repeats):
-    fn()  # Warm-up: compilation and first-call costs are not measured.
-    times = []
+def median_seconds(functions, repeats):
+    """{name: median seconds per call} after one warm-up call of each.
+
+    The functions take turns within each repeat, so that a machine shared
+    with other work slows them alike rather than whichever ran last.
+    """
+    for fn in functions.values():
+        fn()  # Warm-up: compilation and first-call costs are not measured.
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench(name, config, num_images, diffusion_steps, repeats):
@@ -97,20 +105,28 @@ def bench(name, config, num_images, diffusion_steps, repeats):
         np.full((num_images, 1, 1, 1), 0.5, dtype="float32"),
     ]
     forward = compiled_forward_pass(model.denoising_model)
+
+    def floor():
+        for _ in range(diffusion_steps):
+            forward(inputs)
+
+    seconds = median_seconds({"eager": eager, "compiled": compiled, "floor": floor}, repeats)
     return {
         "name": name,
         "params": model.denoising_model.count_params(),
-        "eager": median_seconds(eager, repeats),
-        "compiled": median_seconds(compiled, repeats),
-        "floor": diffusion_steps * median_seconds(lambda: forward(inputs), repeats),
+        "eager": seconds["eager"],
+        "compiled": seconds["compiled"],
+        "floor": seconds["floor"],
         "max_diff": max_diff,
     }
 
 
 def print_table(rows, num_images, diffusion_steps, repeats):
+    # Timings on a machine shared with other work: say how busy it was.
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\nbackend {keras.backend.backend()}, {num_images} images, {diffusion_steps} steps, "
-        f"median of {repeats} after a warm-up\n"
+        f"median of {repeats} after a warm-up; {os.cpu_count()} CPUs, load average {load}\n"
     )
     print("| U-Net | params | eager s | compiled s | eager / compiled | floor s | compiled / floor | max abs diff (0-255) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

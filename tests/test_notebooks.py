@@ -280,22 +280,8 @@ def test_library_noise_on_stderr_does_not_zero_a_check_cell(course, scores):
     assert scores["mixed"]["check_sampler"] == pytest.approx(PARTS["sampler"])
 
 
-def _course_config():
-    namespace = {"get_config": lambda: _Config(), "__file__": os.path.join(ASSIGNMENTS, "nbgrader_config.py")}
-    exec(open(namespace["__file__"]).read(), namespace)
-    return namespace["c"]
-
-
-class _Config(dict):
-    def __getattr__(self, name):
-        return self.setdefault(name, _Config())
-
-    def __setattr__(self, name, value):
-        self[name] = value
-
-
 def test_ignore_pattern_matches_library_noise_only():
-    config = _course_config()
+    config = build.course_config()
     assert config.IgnorePattern.enabled is True
     assert config.Execute.timeout >= 300
     assert config.CourseDirectory.course_id == "genimg"
