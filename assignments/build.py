@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from genimg_kit import parts
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ASSIGNMENT = "ch17"
@@ -39,15 +41,8 @@ SOURCE = os.path.join(HERE, "source", ASSIGNMENT, NOTEBOOK)
 RELEASE = os.path.join(HERE, "release", ASSIGNMENT, NOTEBOOK)
 SOLUTIONS = os.path.join(ROOT, "solutions", NOTEBOOK)
 
-# The check cells and the points each must show in the solutions.
-CHECK_POINTS = {
-    "check_sampler": 15,
-    "check_kl_loss": 15,
-    "check_diffusion_schedule": 15,
-    "check_denoise": 15,
-    "check_generate": 20,
-    "check_slerp": 20,
-}
+# The check cells and the points each must show in the solutions: the points table.
+CHECK_POINTS = {f"check_{part}": parts.part_points(part) for part in parts.PARTS}
 
 
 def nbgrader(args, course_dir, env=None, check=True, **kwargs):

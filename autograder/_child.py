@@ -42,7 +42,7 @@ def main():
     import numpy as np
 
     from genimg_kit import probes
-    from genimg_kit.parts import PARTS
+    from genimg_kit.parts import GRADED_NAMES
 
     for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
         del sys.modules[name]
@@ -63,7 +63,6 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
-    graded_names = [name for name, _ in PARTS.values()]
     send({"status": "ready"})
     while (request := receive()) is not None:
         if request["op"] == "load":
@@ -74,7 +73,7 @@ def main():
                 except BaseException as error:  # a failing statement costs only itself
                     errors.append(f"{label}: {probes.describe_exception(error)}")
             send({"status": "ok", "errors": errors,
-                  "defined": [n for n in graded_names if n in namespace]})
+                  "defined": [n for n in GRADED_NAMES if n in namespace]})
         elif request["op"] == "probe":
             keras.utils.set_random_seed(request["seed"])
             try:

@@ -249,15 +249,21 @@ def record(out, student, path, status, seconds, parts, backend, outcome=None, me
 
 
 def _part_scores(data):
-    """Points per part: from the batch record, else summed from the tests' tags."""
+    """Points per part: from the batch record, else summed from the tests.
+
+    A test's part is the prefix of its name ("kl_loss: ..."), as
+    writers.gradescope names them, or failing that a tag that is a part id.
+    """
     recorded = (data.get("extra_data") or {}).get("genimg", {}).get("parts")
     if recorded is not None:
         return recorded
     scores = {}
     for test in data.get("tests", []):
-        for tag in test.get("tags", []):
-            if tag in PARTS:
-                scores[tag] = scores.get(tag, 0.0) + float(test.get("score", 0.0))
+        prefix = str(test.get("name", "")).split(":", 1)[0].strip()
+        candidates = [prefix] + list(test.get("tags", []))
+        part = next((c for c in candidates if c in PARTS), None)
+        if part is not None:
+            scores[part] = scores.get(part, 0.0) + float(test.get("score", 0.0))
     return scores
 
 

@@ -15,7 +15,7 @@ import autograder.hidden  # noqa: F401  (registers the hidden checks)
 from autograder.sandbox import RemoteSubject, Sandbox
 from autograder.submission import UnreadableSubmission, read_submission
 from genimg_kit.checks.core import MissingName, SubmissionDied, run_part
-from genimg_kit.parts import PARTS, graded_name
+from genimg_kit.parts import PARTS, missing_names
 
 # Parts run in this order: the cheap ones first.
 PART_ORDER = list(PARTS)
@@ -101,9 +101,9 @@ def grade(path, parts=None, backend=None, limits=None):
                     load_error = SubmissionDied(f"the submission failed while loading: {error}")
             if load_error is not None:
                 subject = _Absent(load_error)
-            elif graded_name(part) not in defined:
+            elif missing := missing_names(part, defined):
                 subject = _Absent(MissingName(
-                    f"`{graded_name(part)}` is not defined at the top level of the submission"))
+                    f"{', '.join(f'`{n}`' for n in missing)} not defined at the top level of the submission"))
             else:
                 subject = RemoteSubject(sandbox, time.monotonic() + limits.part_seconds)
             stage = time.perf_counter()

@@ -4,6 +4,7 @@ import base64
 import json
 
 from genimg_kit.checks.report import format_part
+from genimg_kit.parts import PARTS
 
 
 def text_report(result, show_passed=True):
@@ -52,7 +53,7 @@ def gradescope(result):
             "status": "passed" if c.passed else "failed",
             "output": _check_output(c),
             "output_format": "text",
-            "tags": [c.part],
+            "tags": list(PARTS[c.part].tags),
             "visibility": "after_published" if c.hidden else "visible",
         }
         for part in result.parts.values()

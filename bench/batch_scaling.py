@@ -74,6 +74,7 @@ def import_seconds(repeats=3):
 
 def run_once(submissions, kinds, workers, backend, parts, timeout):
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{backend}-{workers}w-"))
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     rows = batch.run_batch(submissions, out, workers=workers, timeout=timeout, backend=backend,
                            parts=parts, force=True, progress=False)
@@ -84,6 +85,7 @@ def run_once(submissions, kinds, workers, backend, parts, timeout):
         graded[row["student"]] = float(data.get("execution_time", 0.0)) if data else 0.0
     result = {
         "wall": wall,
+        "load": (load_before, os.getloadavg()[0]),  # 1-minute load average, start and end
         "rows": rows,
         "grade_seconds": graded,  # inside grade(), per student
         "statuses": sorted({row["status"] for row in rows}),
@@ -147,11 +149,13 @@ def main(argv=None):
                     for k in ("correct", "buggy", "broken") if k in kinds.values()}
         for workers in workers_list:
             wall = statistics.median(r["wall"] for r in results[backend, workers])
-            lines.append((backend, workers, wall, base_wall / wall, wall / args.count))
+            load = results[backend, workers][0]["load"]
+            lines.append((backend, workers, wall, base_wall / wall, wall / args.count, load))
         lines.append((backend, "overhead", overhead, per_kind, inside))
 
-    table = ["| backend | workers | wall s (median) | speed-up vs 1 worker | wall s per submission |",
-             "|---|---|---|---|---|"]
+    table = ["| backend | workers | wall s (median) | speed-up vs 1 worker | wall s per submission "
+             "| load average at start / end |",
+             "|---|---|---|---|---|---|"]
     notes = []
     for line in lines:
         if line[1] == "overhead":
@@ -161,8 +165,9 @@ def main(argv=None):
                 f"(wall {'minus'} the {inside:.0f} s spent inside `grade()`); median `grade()` seconds: "
                 + ", ".join(f"{k} {v:.1f}" for k, v in per_kind.items()))
         else:
-            backend, workers, wall, speedup, per = line
-            table.append(f"| {backend} | {workers} | {wall:.1f} | {speedup:.2f}x | {per:.1f} |")
+            backend, workers, wall, speedup, per, load = line
+            table.append(f"| {backend} | {workers} | {wall:.1f} | {speedup:.2f}x | {per:.1f} "
+                         f"| {load[0]:.1f} / {load[1]:.1f} |")
     print("\n".join(table + notes))
 
     if not args.no_write:

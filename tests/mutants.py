@@ -19,6 +19,8 @@ MODULE_OF_PART = {
     "denoise": "diffusion.py",
     "generate": "diffusion.py",
     "slerp": "text_to_image.py",
+    "vae_convergence": "vae.py",
+    "diffusion_convergence": "diffusion.py",
 }
 
 GRADED_PIECES_END = {
@@ -40,6 +42,7 @@ class Mutant:
     id: str
     part: str
     replacements: tuple  # ((old, new), ...)
+    loses: str = ""  # the part that must lose points, when not `part` itself
 
     def source(self):
         source = reference_source(MODULE_OF_PART[self.part])
@@ -123,6 +126,27 @@ MUTANTS = [
       'v2 = ops.cast(v2, "float32")', 'v2 = ops.cast(v2, "float64")'),
     M("angle from unnormalised vectors", "slerp", "ops.sum(v1 * v2) / (v1_norm * v2_norm)", "ops.sum(v1 * v2)"),
     M("angle not linear in t", "slerp", "theta_t = theta_0 * t", "theta_t = theta_0 * t * t"),
+]
+
+
+# Bugs that only training shows: each passes its own part's property checks
+# and must lose points in a convergence part.
+TRAINING_MUTANTS = [
+    dataclasses.replace(M("Sampler cuts the gradient to z_log_var", "sampler",
+                          "ops.exp(0.5 * z_log_var) * epsilon",
+                          "ops.exp(0.5 * ops.stop_gradient(z_log_var)) * epsilon"), loses="vae_convergence"),
+    dataclasses.replace(M("Sampler detaches the whole draw", "sampler",
+                          "return z_mean + ops.exp(0.5 * z_log_var) * epsilon",
+                          "return ops.stop_gradient(z_mean + ops.exp(0.5 * z_log_var) * epsilon)"),
+                        loses="vae_convergence"),
+    dataclasses.replace(M("schedule written with numpy (cannot be compiled)", "diffusion_schedule",
+                          "signal_rates = ops.cos(diffusion_angles)",
+                          "signal_rates = __import__('numpy').cos(diffusion_angles)"),
+                        loses="diffusion_convergence"),
+    dataclasses.replace(M("denoise detaches the network", "denoise",
+                          "pred_noise_masks = denoising_model([noisy_images, noise_rates])",
+                          "pred_noise_masks = ops.stop_gradient(denoising_model([noisy_images, noise_rates]))"),
+                        loses="diffusion_convergence"),
 ]
 
 

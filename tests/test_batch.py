@@ -17,6 +17,8 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
 from autograder import batch, cli  # noqa: E402
+from genimg_kit.parts import PARTS as PARTS_TABLE  # noqa: E402
+from genimg_kit.parts import part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 # Per submission, as a whole. The correct one needs ~15-30 s on a loaded
@@ -61,14 +63,13 @@ def test_summary_has_one_row_per_student_with_the_right_status(graded):
         "a_hanging": "timeout", "b_correct": "ok", "c_buggy": "ok", "d_broken": "error"}
     with open(out / batch.SUMMARY_NAME, newline="") as f:
         header = next(csv.reader(f))
-    assert header == ["student", "score", "sampler", "kl_loss", "diffusion_schedule", "denoise",
-                      "generate", "slerp", "status", "seconds"]
+    assert header == ["student", "score", *PARTS_TABLE, "status", "seconds"]  # every part of the table
 
 
 def test_scores_order_correct_above_buggy_above_failures(graded):
     summary = read_summary(graded[1])
     score = {s: float(row["score"]) for s, row in summary.items()}
-    assert score["b_correct"] == pytest.approx(15.0, abs=1e-3)
+    assert score["b_correct"] == pytest.approx(part_points("kl_loss"), abs=1e-3)
     assert score["b_correct"] > score["c_buggy"]
     assert score["a_hanging"] == score["d_broken"] == 0.0
     for row in summary.values():
@@ -127,7 +128,7 @@ def test_force_regrades_and_summary_covers_every_result(graded, tmp_path, capsys
     summary = read_summary(out)
     assert list(summary) == ["a_hanging", "b_correct", "c_buggy", "d_broken"]
     assert summary["d_broken"]["status"] == "ok"
-    assert float(summary["d_broken"]["score"]) == pytest.approx(15.0, abs=1e-3)
+    assert float(summary["d_broken"]["score"]) == pytest.approx(part_points("kl_loss"), abs=1e-3)
     assert summary["a_hanging"]["status"] == "timeout"
 
 
@@ -165,6 +166,6 @@ def test_retry_failed_and_summary_from_plain_gradescope_results(tmp_path):
     rows = {row["student"]: row for row in batch.write_summary(out)}
     assert set(rows) == {"timed", "fine", "plain"}
     assert rows["timed"]["status"] == "timeout" and rows["timed"]["seconds"] == 99.0
-    assert rows["plain"] == {"student": "plain", "score": 7.5, "sampler": "", "kl_loss": 5.0,
-                             "diffusion_schedule": "", "denoise": "", "generate": "", "slerp": 2.5,
-                             "status": "ok", "seconds": 12.0}
+    expected = {"student": "plain", "score": 7.5, **{part: "" for part in PARTS_TABLE},
+                "kl_loss": 5.0, "slerp": 2.5, "status": "ok", "seconds": 12.0}
+    assert rows["plain"] == expected

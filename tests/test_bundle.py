@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, write  # noqa: E402
 from autograder import bundle, cli  # noqa: E402
+from genimg_kit.parts import part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 VENV_BIN = pathlib.Path(sys.executable).parent
@@ -99,7 +100,7 @@ def correct_results(bundle_zip, tmp_path_factory):
 
 
 def test_correct_submission(correct_results):
-    assert correct_results["score"] == pytest.approx(15.0, abs=1e-3)
+    assert correct_results["score"] == pytest.approx(part_points("kl_loss"), abs=1e-3)
     assert all(t["status"] == "passed" for t in correct_results["tests"])
     hidden = [t for t in correct_results["tests"] if "(hidden)" in t["name"] or t["visibility"] != "visible"]
     assert hidden and all(t["visibility"] == "after_published" for t in hidden)

@@ -7,7 +7,7 @@ import pytest
 import autograder.hidden  # noqa: F401  (registers the hidden checks)
 from genimg_kit.checks.core import LocalSubject, run_part
 from genimg_kit.parts import PARTS, part_points
-from tests.mutants import CORRECT_VARIANTS, MODULE_OF_PART, MUTANTS, reference_source
+from tests.mutants import CORRECT_VARIANTS, MODULE_OF_PART, MUTANTS, TRAINING_MUTANTS, reference_source
 
 
 def namespace_of(source):
@@ -40,9 +40,18 @@ def test_correct_variant_keeps_full_points(variant):
     assert result.points == pytest.approx(part_points(part)), failed
 
 
+@pytest.mark.parametrize("mutant", TRAINING_MUTANTS, ids=[m.id for m in TRAINING_MUTANTS])
+def test_training_only_bug_passes_properties_and_fails_convergence(mutant):
+    namespace = namespace_of(mutant.source())
+    properties = run_part(mutant.part, LocalSubject(namespace))
+    assert properties.points == pytest.approx(part_points(mutant.part)), "not a training-only bug"
+    convergence = run_part(mutant.loses, LocalSubject(namespace))
+    assert convergence.points < part_points(mutant.loses) - 1e-6, "convergence did not catch it"
+
+
 def test_catalogue_size():
     # The floor: 30 bugs across all six parts, 8 correct variants.
-    assert len(MUTANTS) >= 30 and {m.part for m in MUTANTS} == set(PARTS)
+    assert len(MUTANTS) >= 30 and {m.part for m in MUTANTS} == set(PARTS) - {"vae_convergence", "diffusion_convergence"}
     assert len(CORRECT_VARIANTS) >= 8
 
 

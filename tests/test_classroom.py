@@ -18,6 +18,7 @@ import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BUGGY, CORRECT, write  # noqa: E402
+from genimg_kit.parts import part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 WORKFLOW = pathlib.Path(__file__).resolve().parent.parent / ".github" / "classroom" / "genimg.yml"
@@ -94,7 +95,7 @@ def test_correct_submission_passes_with_full_points(workflow, tmp_path):
     classroom, gradescope = run_grading_step(workflow, tmp_path, submission)
     check_against_gradescope(classroom, gradescope)
     assert classroom["status"] == "pass"
-    assert sum(t["score"] for t in classroom["tests"]) == pytest.approx(15.0, abs=1e-3)
+    assert sum(t["score"] for t in classroom["tests"]) == pytest.approx(part_points("kl_loss"), abs=1e-3)
 
 
 def test_buggy_submission_fails_with_partial_points(workflow, tmp_path):
@@ -102,7 +103,7 @@ def test_buggy_submission_fails_with_partial_points(workflow, tmp_path):
     classroom, gradescope = run_grading_step(workflow, tmp_path, submission)
     check_against_gradescope(classroom, gradescope)
     assert classroom["status"] == "fail"
-    assert sum(t["score"] for t in classroom["tests"]) < 15.0
+    assert sum(t["score"] for t in classroom["tests"]) < part_points("kl_loss")
 
 
 def test_missing_grader_reports_an_error_result(workflow, tmp_path):

@@ -28,12 +28,13 @@ import nbformat
 import pytest
 
 from autograder import cli, reconcile
+from genimg_kit.parts import part_points
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 ASSIGNMENT = "ch17int"
 NOTEBOOK = "integrity"
 PARTS = ("kl_loss", "diffusion_schedule")
-POINTS = 15.0
+POINTS = float(part_points("kl_loss"))  # = diffusion_schedule's
 CELL_TIMEOUT = 60  # nbgrader's per-cell limit: a correct check cell needs ~5-15 s on a loaded 2-core machine
 PART_TIMEOUT = 45.0  # the isolated grader's limit for all probes of one part
 STUDENT_TIMEOUT = 300.0  # reconcile's wall limit per student and notebook
@@ -72,7 +73,6 @@ REBIND_FULL = """\
 import sys
 import genimg_kit.checks
 import genimg_kit.checks.core as core
-from genimg_kit.parts import part_points
 
 def _full_points(part, namespace=None, *args, **kwargs):
     return float(part_points(part))
@@ -105,7 +105,7 @@ import builtins
 import types
 
 _fake = types.ModuleType("genimg_kit.checks")
-_fake.self_check = lambda part, namespace: 15.0
+_fake.self_check = lambda part, namespace: """ + repr(POINTS) + """
 _real_import = builtins.__import__
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
@@ -123,7 +123,7 @@ import types
 import genimg_kit.checks  # the real one first, so that its submodules stay importable
 
 _fake = types.ModuleType("genimg_kit.checks")
-_fake.self_check = lambda part, namespace: 15.0
+_fake.self_check = lambda part, namespace: """ + repr(POINTS) + """
 sys.modules["genimg_kit.checks"] = _fake
 _real_import_module = importlib.import_module
 importlib.import_module = lambda name, package=None: (
@@ -528,7 +528,7 @@ def test_comment_keeps_a_reviewers_text_and_replaces_only_its_own_paragraph():
 
 def test_decide_scales_to_the_cells_points_and_flags_beyond_the_tolerance():
     cell = reconcile.CheckCell(NOTEBOOK, "kl_loss", "check_kl_loss", 30.0, "kl_loss")
-    ok = reconcile.Isolated("ok", {"kl_loss": 7.5})
+    ok = reconcile.Isolated("ok", {"kl_loss": part_points("kl_loss") / 2})  # half marks
     assert reconcile.decide(cell, 15.0, ok) == (15.0, False, "")
     assert reconcile.decide(cell, 15.005, ok)[1] is False
     score, flagged, reason = reconcile.decide(cell, 30.0, ok)

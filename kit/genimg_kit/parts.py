@@ -1,27 +1,42 @@
 """The points table: one place that the CLI, the notebooks and the bundles read.
 
-Each graded part is one name the student defines at top level. A part's
-points are shared among its checks in proportion to their weights (each check
-declares its weight where it is defined, public or hidden).
+Six parts grade one name each; two convergence parts train the chapter's
+models with several of them together. A part's points are shared among its
+checks in proportion to their weights (each check declares its weight where
+it is defined, public or hidden).
 """
 
-# part id -> (graded name, points). Total 100.
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    names: tuple  # the top-level names the part needs
+    points: float
+    tags: tuple  # Gradescope tags: the part id, or "convergence" plus the model
+
+
 PARTS = {
-    "sampler": ("Sampler", 15),
-    "kl_loss": ("kl_loss", 15),
-    "diffusion_schedule": ("diffusion_schedule", 15),
-    "denoise": ("denoise", 15),
-    "generate": ("generate", 20),
-    "slerp": ("slerp", 20),
+    "sampler": Part(("Sampler",), 12, ("sampler",)),
+    "kl_loss": Part(("kl_loss",), 12, ("kl_loss",)),
+    "diffusion_schedule": Part(("diffusion_schedule",), 12, ("diffusion_schedule",)),
+    "denoise": Part(("denoise",), 12, ("denoise",)),
+    "generate": Part(("generate",), 16, ("generate",)),
+    "slerp": Part(("slerp",), 16, ("slerp",)),
+    "vae_convergence": Part(("Sampler", "kl_loss"), 10, ("convergence", "vae")),
+    "diffusion_convergence": Part(("diffusion_schedule", "denoise", "generate"), 10,
+                                  ("convergence", "diffusion")),
 }
 
-TOTAL_POINTS = sum(points for _, points in PARTS.values())
+GRADED_NAMES = tuple(dict.fromkeys(name for part in PARTS.values() for name in part.names))
+TOTAL_POINTS = sum(part.points for part in PARTS.values())
 assert TOTAL_POINTS == 100, TOTAL_POINTS
 
 
-def graded_name(part):
-    return PARTS[part][0]
-
-
 def part_points(part):
-    return PARTS[part][1]
+    return PARTS[part].points
+
+
+def missing_names(part, defined):
+    """The names `part` needs that are not in `defined`."""
+    return [name for name in PARTS[part].names if name not in defined]

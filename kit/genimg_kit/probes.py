@@ -38,7 +38,7 @@ def _keras():
 def _graded(namespace, name):
     value = namespace.get(name)
     if value is None:
-        raise NameNotDefined(f"`{name}` is not defined at the top level of the submission")
+        raise NameNotDefined(f"`{name}` not defined at the top level of the submission")
     return value
 
 

@@ -6,6 +6,7 @@ minimal counterexample Hypothesis found.
 """
 
 from genimg_kit.checks import (  # noqa: F401  (importing registers the checks)
+    convergence,
     denoise,
     diffusion_schedule,
     generate,
