@@ -220,11 +220,15 @@ def build_solutions(backend=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", nargs="*", choices=["release", "solutions"], default=[])
+    # No `choices` with nargs="*": argparse then rejects the empty default (Python 3.11).
+    parser.add_argument("what", nargs="*", help="release, solutions, or both (default)")
     parser.add_argument("--backend", help="Keras backend for the solutions (default: "
                         "$KERAS_BACKEND, else tensorflow)")
     args = parser.parse_args(argv)
     what = args.what or ["release", "solutions"]
+    unknown = set(what) - {"release", "solutions"}
+    if unknown:
+        parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
     if "release" in what:
         build_release()
     if "solutions" in what:

@@ -40,11 +40,11 @@ class GradeResult:
 
     @property
     def score(self):
-        return sum(p.points for p in self.parts.values())
+        return round(sum(p.points for p in self.parts.values()), 9)
 
     @property
     def max_score(self):
-        return sum(p.max_points for p in self.parts.values())
+        return round(sum(p.max_points for p in self.parts.values()), 9)
 
 
 class _Absent:

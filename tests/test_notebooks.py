@@ -255,10 +255,14 @@ def test_untouched_release_scores_0_and_still_runs(scores, course):
     nb = autograded(course, "untouched")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code), "a cell was not executed"
-    errors = [o.ename for c in code for o in c.outputs if o.output_type == "error"]
-    assert "CellTimeoutError" not in errors
-    # Errors come only from the stubs (and the cells that use what they would have made).
-    assert set(errors) <= {"NotImplementedError", "NameError"}, errors
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert "CellTimeoutError" not in [o.ename for o in errors]
+    # Errors come only from the stubs, and from the cells that use them: on JAX,
+    # Keras reports a model whose call() raised while building as a RuntimeError.
+    for error in errors:
+        assert error.ename in ("NotImplementedError", "NameError") or (
+            error.ename == "RuntimeError" and "build the model" in error.evalue
+        ), (error.ename, error.evalue)
     # The Stable Diffusion cells need no stub: they ran.
     sd3_cells = [c for c in code if "load_sd3(" in c.source or "get_text_embeddings(task, prompt)" in c.source]
     assert len(sd3_cells) == 2

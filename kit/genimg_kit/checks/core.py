@@ -88,13 +88,15 @@ class PartResult:
     part: str
     checks: list
 
+    # Rounded so that a part passed in full shows exactly its points (the
+    # shares are weight fractions, whose float sum may fall short by 1e-15).
     @property
     def points(self):
-        return sum(c.points for c in self.checks)
+        return round(sum(c.points for c in self.checks), 9)
 
     @property
     def max_points(self):
-        return sum(c.max_points for c in self.checks)
+        return round(sum(c.max_points for c in self.checks), 9)
 
 
 class LocalSubject:
