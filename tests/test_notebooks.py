@@ -217,7 +217,7 @@ def test_source_cells_follow_the_points_table_and_the_answer_key():
         check = cells[f"check_{part}"]
         assert check.metadata.nbgrader == {"schema_version": 3, "grade": True, "solution": False,
                                            "locked": True, "grade_id": f"check_{part}",
-                                           "points": points}
+                                           "points": spec.points}
         assert check.source == (
             "from genimg_kit.checks import self_check\n### BEGIN HIDDEN TESTS\n"
             "import autograder.hidden  # instructor side only: registers the hidden checks\n"
