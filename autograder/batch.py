@@ -46,6 +46,7 @@ import time
 import psutil
 from tqdm import tqdm
 
+from autograder import cli
 from genimg_kit.parts import PARTS, part_points
 
 STATUSES = ("ok", "timeout", "error")
@@ -407,13 +408,7 @@ def build_parser():
     parser.add_argument("--force", action="store_true", help="regrade students already graded")
     parser.add_argument("--retry-failed", action="store_true",
                         help="regrade students whose status is timeout or error")
-    parser.add_argument("--backend", choices=["jax", "tensorflow"],
-                        help="Keras backend for the submissions (default: $KERAS_BACKEND or tensorflow)")
-    parser.add_argument("--parts", type=lambda s: s.split(","), metavar="P1,P2",
-                        help=f"grade only these parts ({', '.join(PARTS)})")
-    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
-                        help="seconds allowed for all probes of one part (default 120)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox")
+    cli.add_grading_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-student lines")
     return parser
 

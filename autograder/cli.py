@@ -18,24 +18,30 @@ import sys
 DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"
 
 
-def build_parser():
+def add_grading_options(parser, parts=True):
+    """The options every grading command shares: backend, parts and sandbox limits."""
     from genimg_kit.parts import PARTS
 
+    parser.add_argument("--backend", choices=["jax", "tensorflow"],
+                        help="Keras backend for the submissions (default: $KERAS_BACKEND or tensorflow)")
+    if parts:
+        parser.add_argument("--parts", type=lambda s: s.split(","), metavar="P1,P2",
+                            help=f"grade only these parts ({', '.join(PARTS)})")
+    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds allowed for all probes of one part (default 120)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
+
+
+def build_parser():
     parser = argparse.ArgumentParser(prog="genimg-grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submission", nargs="?", default=str(DEFAULT_SUBMISSION),
                         help=".py file, .ipynb notebook or folder of them (default: the reference)")
     parser.add_argument("--json", metavar="OUT", help="write Gradescope results.json here")
     parser.add_argument("--classroom", metavar="OUT",
                         help="write the GitHub Classroom grader result (base64 JSON) here")
-    parser.add_argument("--backend", choices=["jax", "tensorflow"],
-                        help="Keras backend for the submission (default: $KERAS_BACKEND or tensorflow)")
-    parser.add_argument("--parts", type=lambda s: s.split(","), metavar="P1,P2",
-                        help=f"grade only these parts ({', '.join(PARTS)})")
+    add_grading_options(parser)
     parser.add_argument("--fail-under", type=float, metavar="N",
                         help="exit with status 1 when the score is below N (for CI gates)")
-    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
-                        help="seconds allowed for all probes of one part (default 120)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of the sandbox")
     parser.add_argument("--quiet", action="store_true", help="report failed checks only")
     return parser
 

@@ -59,6 +59,7 @@ import time
 
 import nbformat
 
+from autograder import cli
 from genimg_kit.parts import PARTS, part_points
 
 CHECK_PREFIX = "check_"
@@ -413,17 +414,12 @@ def build_parser():
     parser.add_argument("--details", metavar="DIR",
                         help="where each student's full isolated report goes "
                              "(default COURSE_DIR/reconcile/ASSIGNMENT/; replaced on every run)")
-    parser.add_argument("--backend", choices=["jax", "tensorflow"],
-                        help="Keras backend (default: $KERAS_BACKEND or tensorflow); "
-                             "use the one autograde used")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2), metavar="N",
                         help="notebooks graded at once (default: half the CPU cores)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"wall seconds per student and notebook as a whole (default {DEFAULT_TIMEOUT:g}); "
                              "past it the notebook scores 0")
-    parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
-                        help="seconds for all probes of one part (default 120)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
+    cli.add_grading_options(parser, parts=False)  # use the backend autograde used
     parser.add_argument("--db", metavar="URL", help="gradebook URL (default: the course's db_url)")
     parser.add_argument("--no-progress", action="store_true", help="no per-student progress lines")
     return parser
