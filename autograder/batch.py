@@ -41,6 +41,7 @@ import os
 import pathlib
 import signal
 import sys
+import threading
 import time
 
 import psutil
@@ -124,6 +125,22 @@ def _init_worker(log_path):
     os.close(fd)
     # Ctrl-C is the parent's to handle: it kills the workers it started.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # If the parent dies without killing us (SIGKILL, a crash), take the sandbox
+    # down and leave too, instead of waiting for work forever.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid, interval=1.0):
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            pass
+    os._exit(1)
 
 
 def _warm():

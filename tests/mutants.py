@@ -122,8 +122,8 @@ MUTANTS = [
     M("slerp as lerp", "slerp", "    theta_0 = ops.arccos(dot)\n", "    return (1.0 - t) * v1 + t * v2\n    theta_0 = ops.arccos(dot)\n"),
     M("NaN on parallel inputs (the chapter)", "slerp", "if float(ops.abs(dot)) > PARALLEL_DOT:", "if False:"),
     M("reversed direction", "slerp", "return s0 * v1 + s1 * v2", "return s1 * v1 + s0 * v2"),
-    M("float64 out", "slerp", 'v1 = ops.cast(v1, "float32")', 'v1 = ops.cast(v1, "float64")',
-      'v2 = ops.cast(v2, "float32")', 'v2 = ops.cast(v2, "float64")'),
+    M("float64 out", "slerp", "return s0 * v1 + s1 * v2",
+      "return __import__('numpy').asarray(s0 * v1 + s1 * v2, dtype='float64')"),
     M("angle from unnormalised vectors", "slerp", "ops.sum(v1 * v2) / (v1_norm * v2_norm)", "ops.sum(v1 * v2)"),
     M("angle not linear in t", "slerp", "theta_t = theta_0 * t", "theta_t = theta_0 * t * t"),
 ]

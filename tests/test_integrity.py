@@ -73,6 +73,7 @@ REBIND_FULL = """\
 import sys
 import genimg_kit.checks
 import genimg_kit.checks.core as core
+from genimg_kit.parts import part_points
 
 def _full_points(part, namespace=None, *args, **kwargs):
     return float(part_points(part))
