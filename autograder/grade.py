@@ -14,7 +14,7 @@ import time
 import autograder.hidden  # noqa: F401  (registers the hidden checks)
 from autograder.sandbox import RemoteSubject, Sandbox
 from autograder.submission import UnreadableSubmission, read_submission
-from genimg_kit.checks.core import MissingName, SubmissionDied, run_part
+from genimg_kit.checks.core import SubmissionDied, failed_part, run_part
 from genimg_kit.parts import PARTS, missing_names
 
 # Parts run in this order: the cheap ones first.
@@ -47,16 +47,6 @@ class GradeResult:
         return round(sum(p.max_points for p in self.parts.values()), 9)
 
 
-class _Absent:
-    """Stands for a submission that cannot be probed: every probe says why."""
-
-    def __init__(self, error):
-        self.error = error
-
-    def probe(self, probe_name, **arrays):
-        raise self.error
-
-
 def default_backend():
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -76,7 +66,7 @@ def grade(path, parts=None, backend=None, limits=None):
         submission = read_submission(path)
     except UnreadableSubmission as error:
         for part in parts:
-            results[part] = run_part(part, _Absent(MissingName(f"the submission could not be read: {error}")))
+            results[part] = failed_part(part, f"the submission could not be read: {error}")
         return GradeResult(str(path), backend, results, [str(error)], time.perf_counter() - started)
     notes.extend(submission.skipped)
 
@@ -98,16 +88,16 @@ def grade(path, parts=None, backend=None, limits=None):
                     if first_start:
                         notes.extend(errors)
                 except SubmissionDied as error:
-                    load_error = SubmissionDied(f"the submission failed while loading: {error}")
+                    load_error = f"the submission failed while loading: {error}"
+            stage = time.perf_counter()
             if load_error is not None:
-                subject = _Absent(load_error)
+                results[part] = failed_part(part, load_error)
             elif missing := missing_names(part, defined):
-                subject = _Absent(MissingName(
-                    f"{', '.join(f'`{n}`' for n in missing)} not defined at the top level of the submission"))
+                results[part] = failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
+                                                  "at the top level of the submission")
             else:
                 subject = RemoteSubject(sandbox, time.monotonic() + limits.part_seconds)
-            stage = time.perf_counter()
-            results[part] = run_part(part, subject)
+                results[part] = run_part(part, subject)
             timings[part] = time.perf_counter() - stage
     finally:
         if sandbox is not None:

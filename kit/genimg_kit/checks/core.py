@@ -126,6 +126,18 @@ def _message(error):
     return text or f"{type(error).__name__} without a message"
 
 
+def failed_part(part, message, include_hidden=True):
+    """`part` with every check failed for one reason, without running any."""
+    checks = checks_for(part, include_hidden)
+    total_weight = sum(c.weight for c in checks)
+    points = parts_table.part_points(part)
+    return PartResult(part, [
+        CheckResult(part, c.name, 0.0, points * c.weight / total_weight, False, c.hidden,
+                    message=message, hint=c.hint)
+        for c in checks
+    ])
+
+
 def run_part(part, subject, include_hidden=True):
     """Runs every check of `part` against `subject`; always returns a PartResult.
 
