@@ -63,7 +63,7 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
-    send({"status": "ready"})
+    send({"status": "ready", "accelerator": probes.accelerator()})
     while (request := receive()) is not None:
         if request["op"] == "load":
             errors = []

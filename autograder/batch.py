@@ -133,14 +133,19 @@ def _init_worker(log_path):
 def _exit_with_parent(parent_pid, interval=1.0):
     while os.getppid() == parent_pid:
         time.sleep(interval)
-    for process in psutil.Process().children(recursive=True):
+    _kill_all(psutil.Process().children(recursive=True))
+    os._exit(1)
+
+
+def _kill_all(processes):
+    """SIGKILLs each process; a sandbox leads its own process group: take the group too."""
+    for process in processes:
         try:
-            if os.getpgid(process.pid) == process.pid:
+            if os.getpgid(process.pid) == process.pid:  # checked while the pid is surely ours
                 os.killpg(process.pid, signal.SIGKILL)
             process.kill()
         except (psutil.Error, ProcessLookupError, PermissionError):
             pass
-    os._exit(1)
 
 
 def _warm():
@@ -205,14 +210,7 @@ class _Slot:
                 processes += [worker] + worker.children(recursive=True)
             except psutil.Error:
                 pass
-        for process in processes:
-            try:
-                # The sandbox leads its own process group: take the group, while it is surely ours.
-                if os.getpgid(process.pid) == process.pid:
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.kill()
-            except (psutil.Error, ProcessLookupError, PermissionError):
-                pass
+        _kill_all(processes)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self):
@@ -443,7 +441,7 @@ def main(argv=None):
         rows = run_batch(
             args.directory, args.out, workers=args.workers, timeout=args.timeout,
             backend=args.backend, parts=args.parts,
-            limits={"part_seconds": args.part_timeout, "memory_mb": args.memory_mb},
+            limits=cli.grading_limits(args),
             force=args.force, retry_failed=args.retry_failed, progress=not args.no_progress)
     except BatchError as error:
         print(f"genimg-grade batch: {error}", file=sys.stderr)

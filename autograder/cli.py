@@ -30,6 +30,14 @@ def add_grading_options(parser, parts=True):
     parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
                         help="seconds allowed for all probes of one part (default 120)")
     parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
+    parser.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto",
+                        help="convergence budget: cpu (small models, seconds), gpu (the chapter's "
+                             "sizes, minutes); auto (default) takes gpu when Keras sees a GPU")
+
+
+def grading_limits(args):
+    """The `Limits` fields that add_grading_options' options set, as a dict."""
+    return {"part_seconds": args.part_timeout, "memory_mb": args.memory_mb, "profile": args.profile}
 
 
 def build_parser():
@@ -75,7 +83,7 @@ def main(argv=None):
     from autograder.grade import Limits, grade
     from autograder.sandbox import GraderError
 
-    limits = Limits(part_seconds=args.part_timeout, memory_mb=args.memory_mb)
+    limits = Limits(**grading_limits(args))
     try:
         result = grade(args.submission, parts=args.parts, backend=args.backend, limits=limits)
     except GraderError as error:

@@ -14,6 +14,7 @@ import time
 import autograder.hidden  # noqa: F401  (registers the hidden checks)
 from autograder.sandbox import RemoteSubject, Sandbox
 from autograder.submission import UnreadableSubmission, read_submission
+from genimg_kit.checks.convergence import PROFILES
 from genimg_kit.checks.core import SubmissionDied, failed_part, run_part
 from genimg_kit.parts import PARTS, missing_names
 
@@ -27,6 +28,9 @@ class Limits:
     load_seconds: float = 120.0  # running the submission's kept statements (imports)
     memory_mb: int = 4096
     output_bytes: int = 20_000
+    # Convergence budget (genimg_kit.checks.convergence.PROFILES): "auto" takes
+    # "gpu" when the sandbox's Keras backend sees a GPU, else "cpu".
+    profile: str = "auto"
 
 
 @dataclasses.dataclass
@@ -37,6 +41,7 @@ class GradeResult:
     notes: list  # what was skipped, what failed to load, what it printed
     seconds: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)  # stage -> seconds (benchmarks)
+    profile: str = ""  # the convergence profile used ("" when no sandbox started)
 
     @property
     def score(self):
@@ -61,7 +66,9 @@ def grade(path, parts=None, backend=None, limits=None):
     parts = [p for p in PART_ORDER if parts is None or p in parts]
     backend = backend or default_backend()
     limits = limits or Limits()
-    notes, results = [], {}
+    if limits.profile not in ("auto", *PROFILES):
+        raise ValueError(f"unknown profile {limits.profile!r}: choose auto, {', '.join(PROFILES)}")
+    notes, results, profile = [], {}, ""
     try:
         submission = read_submission(path)
     except UnreadableSubmission as error:
@@ -81,6 +88,7 @@ def grade(path, parts=None, backend=None, limits=None):
                 stage = time.perf_counter()
                 sandbox = Sandbox(backend, limits.memory_mb, limits.output_bytes)
                 timings["sandbox start"] += time.perf_counter() - stage
+                profile = sandbox.accelerator if limits.profile == "auto" else limits.profile
                 stage = time.perf_counter()
                 try:
                     defined, errors = sandbox.load(submission.units, limits.load_seconds)
@@ -96,14 +104,17 @@ def grade(path, parts=None, backend=None, limits=None):
                 results[part] = failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
                                                   "at the top level of the submission")
             else:
-                subject = RemoteSubject(sandbox, time.monotonic() + limits.part_seconds)
+                seconds = limits.part_seconds
+                if "convergence" in PARTS[part].tags:
+                    seconds = max(seconds, PROFILES[profile].part_seconds)
+                subject = RemoteSubject(sandbox, time.monotonic() + seconds, profile=profile)
                 results[part] = run_part(part, subject)
             timings[part] = time.perf_counter() - stage
     finally:
         if sandbox is not None:
             _close(sandbox, notes)
     return GradeResult(str(pathlib.Path(path)), backend, results, notes,
-                       time.perf_counter() - started, timings)
+                       time.perf_counter() - started, timings, profile)
 
 
 def _close(sandbox, notes):

@@ -431,7 +431,7 @@ def main(argv=None):
     try:
         rows, out, unregistered = reconcile(
             args.course_dir, args.assignment, args.out, workers=args.workers, timeout=args.timeout,
-            backend=args.backend, limits={"part_seconds": args.part_timeout, "memory_mb": args.memory_mb},
+            backend=args.backend, limits=cli.grading_limits(args),
             db_url=args.db, details=args.details, progress=not args.no_progress)
     except ReconcileError as error:
         print(f"genimg-grade reconcile: {error}", file=sys.stderr)

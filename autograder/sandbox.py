@@ -70,10 +70,11 @@ class Sandbox:
         self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watchdog.start()
         try:
-            self._receive(startup_timeout)
+            ready, _ = self._receive(startup_timeout)
         except SubmissionDied as error:
             self.close()
             raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
+        self.accelerator = ready.get("accelerator", "cpu")  # "gpu" when Keras computes on one
 
     # --- limits ---------------------------------------------------------
 
@@ -180,8 +181,8 @@ class Sandbox:
 class RemoteSubject:
     """A check's view of the submission in the sandbox (see genimg_kit.checks.core)."""
 
-    def __init__(self, sandbox, deadline, seed=0):
-        self.sandbox, self.deadline, self.seed = sandbox, deadline, seed
+    def __init__(self, sandbox, deadline, seed=0, profile="cpu"):
+        self.sandbox, self.deadline, self.seed, self.profile = sandbox, deadline, seed, profile
 
     def probe(self, probe_name, **arrays):
         timeout = max(self.deadline - time.monotonic(), 0.1)

@@ -8,8 +8,9 @@ from genimg_kit.parts import PARTS
 
 
 def text_report(result, show_passed=True):
+    setting = f"backend {result.backend}" + (f", {result.profile} profile" if result.profile else "")
     lines = [
-        f"genimg grade for {result.submission} (backend {result.backend})",
+        f"genimg grade for {result.submission} ({setting})",
         f"score: {result.score:.1f}/{result.max_score:.1f}",
         "",
     ]

@@ -1,6 +1,6 @@
 """Benchmark: grade the reference submission end to end, per backend.
 
-    python bench/grade_reference.py [--repeats 3] [--backends jax,tensorflow]
+    python bench/grade_reference.py [--repeats 3] [--backends jax,tensorflow] [--profile auto]
 
 Wall time of the whole `genimg-grade` command (Python start-up and imports
 included), median over repeats, and one in-process run broken down by
@@ -21,25 +21,25 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def cli_seconds(backend):
+def cli_seconds(backend, profile):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "results.json")
         started = time.perf_counter()
-        subprocess.run(["genimg-grade", "--backend", backend, "--json", out, "--quiet"],
+        subprocess.run(["genimg-grade", "--backend", backend, "--profile", profile, "--json", out, "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
         score = json.load(open(out))["score"]
     return seconds, score
 
 
-def breakdown(backend):
+def breakdown(backend, profile):
     code = (
         "import time, json; t = time.perf_counter()\n"
-        "from autograder.grade import grade\n"
+        "from autograder.grade import Limits, grade\n"
         "imports = time.perf_counter() - t\n"
-        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r)\n"
+        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r, limits=Limits(profile=%r))\n"
         "print(json.dumps(dict(r.timings, **{'grader imports': imports, 'total': r.seconds + imports})))\n"
-    ) % backend
+    ) % (backend, profile)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -48,14 +48,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", default="jax,tensorflow")
+    parser.add_argument("--profile", default="auto", choices=["auto", "cpu", "gpu"])
     args = parser.parse_args()
     backends = args.backends.split(",")
     walls, stages = {}, {}
     for backend in backends:
-        runs = [cli_seconds(backend) for _ in range(args.repeats)]
+        runs = [cli_seconds(backend, args.profile) for _ in range(args.repeats)]
         assert all(score == 100 for _, score in runs), runs
         walls[backend] = [s for s, _ in runs]
-        stages[backend] = breakdown(backend)
+        stages[backend] = breakdown(backend, args.profile)
     print(f"| stage | " + " | ".join(backends) + " |")
     print("|---|" + "---|" * len(backends))
     print("| `genimg-grade` wall, median of %d | " % args.repeats

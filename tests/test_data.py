@@ -115,6 +115,31 @@ def test_mnist_download_path_joins_splits_and_scales(monkeypatch):
 # --- Oxford Flowers ---------------------------------------------------------
 
 
+def write_mnist_cache(home, x_train):
+    (home / "datasets").mkdir(parents=True)
+    np.savez(home / "datasets" / "mnist.npz", x_train=x_train, y_train=np.zeros(len(x_train)))
+
+
+def test_cached_mnist_is_read_from_keras_home(monkeypatch, tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    write_mnist_cache(tmp_path, pixels)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    digits = data.cached_mnist_digits()
+    assert digits.shape == (7, 28, 28, 1) and digits.dtype == np.float32
+    np.testing.assert_allclose(digits[..., 0] * 255, pixels, atol=1e-4)
+
+
+@pytest.mark.parametrize("content", [None, "not an npz", "wrong shape"])
+def test_cached_mnist_absent_or_foreign_gives_none(monkeypatch, tmp_path, content):
+    if content == "not an npz":
+        (tmp_path / "datasets").mkdir()
+        (tmp_path / "datasets" / "mnist.npz").write_text(content)
+    elif content == "wrong shape":
+        write_mnist_cache(tmp_path, np.zeros((3, 32, 32), np.uint8))
+    monkeypatch.setattr(data, "_keras_homes", lambda: [str(tmp_path)])  # not this machine's cache
+    assert data.cached_mnist_digits() is None
+
+
 def test_flowers_offline_fallback(monkeypatch, capsys):
     monkeypatch.setenv("GENIMG_FAST", "1")
     dataset = load_flowers(image_size=32, batch_size=48)

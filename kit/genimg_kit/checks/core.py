@@ -102,6 +102,8 @@ class PartResult:
 class LocalSubject:
     """Runs probes against a namespace in this very process (self-checks)."""
 
+    profile = "cpu"  # convergence budget: notebooks keep to the small one
+
     def __init__(self, namespace):
         self.namespace = namespace
 

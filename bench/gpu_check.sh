@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU check: the `gpu` convergence profile and the benchmarks, on one GPU,
+# within 8 minutes (4 per backend that sees a GPU); the figures go to one
+# markdown file.
+#
+#     bash bench/gpu_check.sh [OUT_DIR]        (default: $OUT, else bench/gpu_out)
+#
+# Needs the project installed (`pip install ./kit .`) with a GPU build of at
+# least one backend (jax[cuda12] or tensorflow[and-cuda]); backends that see
+# no GPU are skipped and said so. On a machine without a network, install
+# wheels brought along in .whl/ first (this script does when .whl/ exists).
+# Every step has its own time limit, so one slow step cannot eat the rest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-${OUT:-bench/gpu_out}}
+mkdir -p "$out"
+figures="$out/gpu_figures.md"
+export PYTHONUNBUFFERED=1 GENIMG_OFFLINE=1
+
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/site/bin:$PATH
+fi
+
+step() {  # step SECONDS TITLE COMMAND...: run, time, and append its output to the figures
+  local limit=$1 title=$2; shift 2
+  local started=$SECONDS
+  echo "### $title" >>"$figures"
+  echo '```' >>"$figures"
+  timeout "$limit" "$@" 2>&1 | grep -v -E "^(WARNING|W0000|I0000|E0000)" | tee -a "$figures"
+  local status=${PIPESTATUS[0]}
+  echo '```' >>"$figures"
+  echo "exit status $status, $((SECONDS - started)) s (limit $limit s)" >>"$figures"
+  echo >>"$figures"
+}
+
+{
+  echo "# genimg GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "- machine: $(nproc) CPUs; $(nvidia-smi -L 2>/dev/null | head -1 || echo 'nvidia-smi: none')"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo
+} >"$figures"
+
+for backend in jax tensorflow; do
+  seen=$(KERAS_BACKEND=$backend timeout 120 python3 -c \
+    "from genimg_kit.probes import accelerator; print(accelerator())" 2>/dev/null | tail -1)
+  if [ "$seen" != gpu ]; then
+    echo "## $backend: no GPU visible to this backend (${seen:-import failed}); skipped" >>"$figures"
+    continue
+  fi
+  echo "## $backend" >>"$figures"
+  export KERAS_BACKEND=$backend
+  # 1. Grade the reference with the gpu profile (must score 100), with a stage breakdown.
+  step 110 "grade the reference, gpu profile" \
+    python3 bench/grade_reference.py --repeats 1 --backends "$backend" --profile gpu
+  # 2. The reference's spread at the gpu budget: the bands' margin on this GPU.
+  step 70 "reference spread, gpu profile" python3 bench/convergence_spread.py --profile gpu --seeds 0,1
+  # 3. Compiled sampler vs the chapter's eager loop.
+  step 30 "compiled sampler vs eager loop" python3 bench/sampler_speed.py --repeats 5
+  # 4. Reference training step vs the chapter's code as printed.
+  step 30 "training step, reference vs chapter" python3 bench/training_step.py --steps 20
+done
+echo "figures written to $figures"

@@ -1,0 +1,91 @@
+"""Convergence profiles: which budget the grader picks, and that it reaches the probes."""
+
+import numpy as np
+import pytest
+
+import autograder.grade
+from autograder import cli
+from autograder.grade import Limits, grade
+from genimg_kit.checks.convergence import PROFILES
+from genimg_kit.checks.core import SubmissionError, run_part
+from tests.mutants import reference_source
+
+CORRECT_KL = reference_source("vae.py")
+
+
+class RecordingSubject:
+    """Records the training probes a part asks for; the training itself 'fails'."""
+
+    def __init__(self, profile):
+        self.profile, self.requests = profile, {}
+
+    def probe(self, probe_name, **arrays):
+        self.requests[probe_name] = arrays
+        raise SubmissionError("not trained in this test")
+
+
+def steps(budget, examples):
+    return int(budget["epochs"]) * (examples // int(budget["batch_size"]))
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_profile_budget_reaches_the_training_probes(name):
+    profile, subject = PROFILES[name], RecordingSubject(name)
+    vae = run_part("vae_convergence", subject)
+    diffusion = run_part("diffusion_convergence", subject)
+    assert vae.points == 0 and diffusion.points == 0  # the recording subject trains nothing
+    train_vae = subject.requests["train_vae"]
+    assert train_vae["digits"].shape == (profile.digits, 28, 28, 1)
+    assert 0 <= train_vae["digits"].min() and train_vae["digits"].max() <= 1
+    assert {k: train_vae[k] for k in profile.vae_budget} == profile.vae_budget
+    train_diffusion = subject.requests["train_diffusion"]
+    size = profile.flower_size
+    assert train_diffusion["images"].shape == (profile.flowers, size, size, 3)
+    for key, value in profile.diffusion_budget.items():
+        np.testing.assert_array_equal(train_diffusion[key], value)
+
+
+def test_gpu_profile_trains_the_chapter_sizes_for_longer():
+    cpu, gpu = PROFILES["cpu"], PROFILES["gpu"]
+    assert steps(gpu.vae_budget, gpu.digits) >= 5 * steps(cpu.vae_budget, cpu.digits)
+    assert steps(gpu.diffusion_budget, gpu.flowers) >= 2 * steps(cpu.diffusion_budget, cpu.flowers)
+    # The chapter's U-Net: widths (32, 64, 96, 128), block depth 2, 32 px in the fast run.
+    assert gpu.diffusion_budget["widths"].tolist() == [32, 64, 96, 128]
+    assert gpu.diffusion_budget["block_depth"] == 2 and gpu.flower_size >= 32
+    assert gpu.part_seconds > cpu.part_seconds
+
+
+class GpuSandbox(autograder.grade.Sandbox):
+    """A sandbox whose child claims a GPU, as it would on a GPU machine."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accelerator = "gpu"
+
+
+@pytest.mark.parametrize("sandbox, asked, expected", [
+    (autograder.grade.Sandbox, "auto", "cpu"),  # no GPU on the test machines
+    (GpuSandbox, "auto", "gpu"),
+    (GpuSandbox, "cpu", "cpu"),  # an explicit profile wins
+])
+def test_grader_resolves_and_reports_the_profile(tmp_path, monkeypatch, sandbox, asked, expected):
+    monkeypatch.setattr(autograder.grade, "Sandbox", sandbox)
+    path = tmp_path / "submission.py"
+    path.write_text(CORRECT_KL)
+    result = grade(path, parts=["kl_loss"], limits=Limits(profile=asked))
+    assert result.profile == expected
+    assert result.parts["kl_loss"].points == result.parts["kl_loss"].max_points
+
+
+def test_unknown_profile_is_refused_before_grading(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile 'tpu'"):
+        grade(tmp_path / "missing.py", limits=Limits(profile="tpu"))
+
+
+def test_cli_profile_option_is_shown_in_the_report(tmp_path, capsys):
+    path = tmp_path / "submission.py"
+    path.write_text(CORRECT_KL)
+    assert cli.main([str(path), "--parts", "kl_loss", "--profile", "cpu"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(", cpu profile)")
+    with pytest.raises(SystemExit):
+        cli.main([str(path), "--profile", "tpu"])
