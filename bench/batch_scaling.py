@@ -179,8 +179,8 @@ def main(argv=None):
             f"Measured {datetime.date.today().isoformat()} by `{command.strip()}` "
             f"(total {time.perf_counter() - started:.0f} s).",
             "",
-            f"- Machine: {machine()}; shared with other jobs: load average "
-            f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+            f"- Machine: {machine()}; 1-minute load average {load_before[0]:.1f} before, "
+            f"{load_after[0]:.1f} after (a 2-core machine is idle near 0 and saturated at 2).",
             f"- Workload: {args.count} submissions ({sum(k == 'correct' for k in kinds.values())} correct = the "
             f"reference pieces from genimg_ref, {sum(k == 'buggy' for k in kinds.values())} buggy, "
             f"{sum(k == 'broken' for k in kinds.values())} unreadable notebooks), {parts}, "

@@ -145,9 +145,8 @@ train small models), and writing the gradebook.
 
 - Command: `python bench/nbgrader_autograde.py --backends {args.backends} --repeats {args.repeats}`
   (each run: `cd <course> && KERAS_BACKEND=<backend> GENIMG_OFFLINE=1 nbgrader autograde ch17 --force`)
-- Machine: {machine()}; shared with other jobs (1-minute load average at
-  the start of each run in the table; a 2-core machine is idle near 0 and
-  saturated at 2).
+- Machine: {machine()}; the table gives the 1-minute load average at the
+  start of each run (a 2-core machine is idle near 0 and saturated at 2).
 - Software: Python {platform.python_version()}, {versions()}
 - Date: {date}
 

@@ -1,5 +1,10 @@
 """Convergence profiles: which budget the grader picks, and that it reaches the probes."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -89,3 +94,16 @@ def test_cli_profile_option_is_shown_in_the_report(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0].endswith(", cpu profile)")
     with pytest.raises(SystemExit):
         cli.main([str(path), "--profile", "tpu"])
+
+
+def test_gpu_check_skips_backends_without_a_gpu_and_still_writes_its_figures(tmp_path):
+    root = pathlib.Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}")
+    env.pop("OUT", None)
+    done = subprocess.run(["bash", str(root / "bench" / "gpu_check.sh"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = (tmp_path / "gpu_figures.md").read_text()
+    assert figures.startswith("# genimg GPU check")
+    for backend in ("jax", "tensorflow"):
+        assert f"## {backend}: no GPU visible to this backend (cpu); skipped" in figures
