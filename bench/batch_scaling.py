@@ -33,6 +33,7 @@ import time
 import psutil
 
 from autograder import batch
+from genimg_kit.parts import PARTS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "genimg_ref"
@@ -171,7 +172,7 @@ def main(argv=None):
     print("\n".join(table + notes))
 
     if not args.no_write:
-        parts = ", ".join(args.parts) if args.parts else "all six parts"
+        parts = ", ".join(args.parts) if args.parts else f"all {len(PARTS)} parts"
         command = "python bench/batch_scaling.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
         section = "\n".join([
             HEADING,
