@@ -21,6 +21,11 @@ from genimg_kit.parts import PARTS, missing_names
 # Parts run in this order: the cheap ones first.
 PART_ORDER = list(PARTS)
 
+# A process that computes on a GPU maps the CUDA runtime and libraries (GBs of
+# resident memory before any student code runs): the memory cap grows by this
+# much there, so a student gets the same headroom as on a CPU.
+GPU_RUNTIME_MB = 8192
+
 
 @dataclasses.dataclass
 class Limits:
@@ -88,6 +93,8 @@ def grade(path, parts=None, backend=None, limits=None):
                 stage = time.perf_counter()
                 sandbox = Sandbox(backend, limits.memory_mb, limits.output_bytes)
                 timings["sandbox start"] += time.perf_counter() - stage
+                if sandbox.accelerator == "gpu":
+                    sandbox.memory_mb = limits.memory_mb + GPU_RUNTIME_MB
                 profile = sandbox.accelerator if limits.profile == "auto" else limits.profile
                 stage = time.perf_counter()
                 try:

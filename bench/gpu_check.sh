@@ -52,9 +52,8 @@ for backend in jax tensorflow; do
   echo "## $backend" >>"$figures"
   export KERAS_BACKEND=$backend
   # 1. Grade the reference with the gpu profile (must score 100), with a stage breakdown.
-  # A GPU process holds the CUDA libraries in memory: a higher cap than on a CPU.
   step 130 "grade the reference, gpu profile" \
-    python3 bench/grade_reference.py --repeats 1 --backends "$backend" --profile gpu --memory-mb 16000
+    python3 bench/grade_reference.py --repeats 1 --backends "$backend" --profile gpu
   # 2. The reference's spread at the gpu budget: the bands' margin on this GPU.
   step 60 "reference spread, gpu profile" python3 bench/convergence_spread.py --profile gpu --seeds 0,1
   # 3. Compiled sampler vs the chapter's eager loop.

@@ -1,7 +1,6 @@
 """Benchmark: grade the reference submission end to end, per backend.
 
     python bench/grade_reference.py [--repeats 3] [--backends jax,tensorflow] [--profile auto]
-                                    [--memory-mb 4096]
 
 Wall time of the whole `genimg-grade` command (Python start-up and imports
 included), median over repeats, and one in-process run broken down by
@@ -22,26 +21,25 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def cli_seconds(backend, profile, memory_mb):
+def cli_seconds(backend, profile):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "results.json")
         started = time.perf_counter()
-        subprocess.run(["genimg-grade", "--backend", backend, "--profile", profile,
-                        "--memory-mb", str(memory_mb), "--json", out, "--quiet"],
+        subprocess.run(["genimg-grade", "--backend", backend, "--profile", profile, "--json", out, "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
         score = json.load(open(out))["score"]
     return seconds, score
 
 
-def breakdown(backend, profile, memory_mb):
+def breakdown(backend, profile):
     code = (
         "import time, json; t = time.perf_counter()\n"
         "from autograder.grade import Limits, grade\n"
         "imports = time.perf_counter() - t\n"
-        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r, limits=Limits(profile=%r, memory_mb=%d))\n"
+        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r, limits=Limits(profile=%r))\n"
         "print(json.dumps(dict(r.timings, **{'grader imports': imports, 'total': r.seconds + imports})))\n"
-    ) % (backend, profile, memory_mb)
+    ) % (backend, profile)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -51,15 +49,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", default="jax,tensorflow")
     parser.add_argument("--profile", default="auto", choices=["auto", "cpu", "gpu"])
-    parser.add_argument("--memory-mb", type=int, default=4096, help="the sandbox's memory cap")
     args = parser.parse_args()
     backends = args.backends.split(",")
     walls, stages = {}, {}
     for backend in backends:
-        runs = [cli_seconds(backend, args.profile, args.memory_mb) for _ in range(args.repeats)]
+        runs = [cli_seconds(backend, args.profile) for _ in range(args.repeats)]
         assert all(score == 100 for _, score in runs), runs
         walls[backend] = [s for s, _ in runs]
-        stages[backend] = breakdown(backend, args.profile, args.memory_mb)
+        stages[backend] = breakdown(backend, args.profile)
     print(f"| stage | " + " | ".join(backends) + " |")
     print("|---|" + "---|" * len(backends))
     print("| `genimg-grade` wall, median of %d | " % args.repeats

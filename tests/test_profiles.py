@@ -82,9 +82,12 @@ def test_only_the_gpu_profile_trains_on_a_cached_mnist_download(cached_mnist):
 class GpuSandbox(autograder.grade.Sandbox):
     """A sandbox whose child claims a GPU, as it would on a GPU machine."""
 
+    started = []
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.accelerator = "gpu"
+        self.started.append(self)
 
 
 @pytest.mark.parametrize("sandbox, asked, expected", [
@@ -99,6 +102,15 @@ def test_grader_resolves_and_reports_the_profile(tmp_path, monkeypatch, sandbox,
     result = grade(path, parts=["kl_loss"], limits=Limits(profile=asked))
     assert result.profile == expected
     assert result.parts["kl_loss"].points == result.parts["kl_loss"].max_points
+
+
+def test_a_gpu_sandbox_gets_room_for_the_cuda_runtime(tmp_path, monkeypatch):
+    monkeypatch.setattr(autograder.grade, "Sandbox", GpuSandbox)
+    path = tmp_path / "submission.py"
+    path.write_text(CORRECT_KL)
+    GpuSandbox.started.clear()
+    grade(path, parts=["kl_loss"], limits=Limits(memory_mb=3000))
+    assert [s.memory_mb for s in GpuSandbox.started] == [3000 + autograder.grade.GPU_RUNTIME_MB]
 
 
 def test_unknown_profile_is_refused_before_grading(tmp_path):
