@@ -5,10 +5,11 @@
 #
 #     bash bench/gpu_check.sh [OUT_DIR]        (default: $OUT, else bench/gpu_out)
 #
-# Needs the project installed (`pip install ./kit .`) with a GPU build of at
+# Uses the project where `genimg-grade` is on the PATH, with a GPU build of at
 # least one backend (jax[cuda12] or tensorflow[and-cuda]); backends that see
-# no GPU are skipped and said so. On a machine without a network, install
-# wheels brought along in .whl/ first (this script does when .whl/ exists).
+# no GPU are skipped and said so. Elsewhere (a lent GPU machine without a
+# network) it installs the project into a venv over the system's packages
+# (their CUDA builds), with the missing packages brought as wheels in .whl/.
 # Every step has its own time limit, so one slow step cannot eat the rest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +18,17 @@ mkdir -p "$out"
 figures="$out/gpu_figures.md"
 export PYTHONUNBUFFERED=1 GENIMG_OFFLINE=1
 
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/site/bin:$PATH
+if ! command -v genimg-grade >/dev/null 2>&1; then
+  # Not PYTHONPATH: the grader's sandbox runs `python -I`, which ignores it.
+  python3 -m venv --system-site-packages /tmp/genimg-venv
+  . /tmp/genimg-venv/bin/activate
+  wheels=$(ls .whl/*.whl 2>/dev/null || true)
+  [ -z "$wheels" ] || python3 -m pip install -q --no-index --no-deps $wheels
+  # The project's own wheels may be among them (`pip wheel --no-deps -w .whl ./kit .`
+  # where the machine cannot build them); otherwise build from this tree.
+  command -v genimg-grade >/dev/null 2>&1 \
+    || python3 -m pip install -q --no-index --no-deps --no-build-isolation ./kit . \
+    || { echo "could not install the project" >&2; exit 1; }
 fi
 
 step() {  # step SECONDS TITLE COMMAND...: run, time, and append its output to the figures
