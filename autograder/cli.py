@@ -18,8 +18,8 @@ import sys
 DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"
 
 
-def add_grading_options(parser, parts=True):
-    """The options every grading command shares: backend, parts and sandbox limits."""
+def add_grading_options(parser, parts=True, profile=True):
+    """The options every grading command shares: backend, parts, profile and sandbox limits."""
     from genimg_kit.parts import PARTS
 
     parser.add_argument("--backend", choices=["jax", "tensorflow"],
@@ -30,14 +30,16 @@ def add_grading_options(parser, parts=True):
     parser.add_argument("--part-timeout", type=float, default=120.0, metavar="S",
                         help="seconds allowed for all probes of one part (default 120)")
     parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
-    parser.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto",
-                        help="convergence budget: cpu (small models, seconds), gpu (the chapter's "
-                             "sizes, minutes); auto (default) takes gpu when Keras sees a GPU")
+    if profile:
+        parser.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto",
+                            help="convergence budget: cpu (small models, seconds), gpu (the chapter's "
+                                 "sizes, minutes); auto (default) takes gpu when Keras sees a GPU")
 
 
 def grading_limits(args):
     """The `Limits` fields that add_grading_options' options set, as a dict."""
-    return {"part_seconds": args.part_timeout, "memory_mb": args.memory_mb, "profile": args.profile}
+    return {"part_seconds": args.part_timeout, "memory_mb": args.memory_mb,
+            "profile": getattr(args, "profile", "auto")}
 
 
 def build_parser():

@@ -60,6 +60,7 @@ import time
 import nbformat
 
 from autograder import cli
+from genimg_kit.checks.core import LocalSubject
 from genimg_kit.parts import PARTS, part_points
 
 CHECK_PREFIX = "check_"
@@ -419,7 +420,9 @@ def build_parser():
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"wall seconds per student and notebook as a whole (default {DEFAULT_TIMEOUT:g}); "
                              "past it the notebook scores 0")
-    cli.add_grading_options(parser, parts=False)  # use the backend autograde used
+    # Use the backend autograde used. No --profile: the notebook's check cells
+    # train with the self-checks' budget, and so must the re-grade they are compared with.
+    cli.add_grading_options(parser, parts=False, profile=False)
     parser.add_argument("--db", metavar="URL", help="gradebook URL (default: the course's db_url)")
     parser.add_argument("--no-progress", action="store_true", help="no per-student progress lines")
     return parser
@@ -431,7 +434,7 @@ def main(argv=None):
     try:
         rows, out, unregistered = reconcile(
             args.course_dir, args.assignment, args.out, workers=args.workers, timeout=args.timeout,
-            backend=args.backend, limits=cli.grading_limits(args),
+            backend=args.backend, limits=dict(cli.grading_limits(args), profile=LocalSubject.profile),
             db_url=args.db, details=args.details, progress=not args.no_progress)
     except ReconcileError as error:
         print(f"genimg-grade reconcile: {error}", file=sys.stderr)

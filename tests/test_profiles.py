@@ -13,7 +13,7 @@ from autograder import cli
 from autograder.grade import Limits, grade
 from genimg_kit.checks import convergence
 from genimg_kit.checks.convergence import PROFILES
-from genimg_kit.checks.core import SubmissionError, run_part
+from genimg_kit.checks.core import LocalSubject, SubmissionError, run_part
 from tests.mutants import reference_source
 
 CORRECT_KL = reference_source("vae.py")
@@ -138,3 +138,21 @@ def test_gpu_check_skips_backends_without_a_gpu_and_still_writes_its_figures(tmp
     assert figures.startswith("# genimg GPU check")
     for backend in ("jax", "tensorflow"):
         assert f"## {backend}: no GPU visible to this backend (cpu); skipped" in figures
+
+
+def test_reconcile_regrades_with_the_profile_of_the_notebook_check_cells(monkeypatch):
+    # On a GPU machine `auto` would pick gpu, whose bands differ from those the
+    # in-kernel check cells used, and every honest convergence cell could be flagged.
+    from autograder import reconcile
+
+    asked = {}
+
+    def stop(course_dir, assignment, out, **kwargs):
+        asked.update(kwargs)
+        raise reconcile.ReconcileError("stopped by the test")
+
+    monkeypatch.setattr(reconcile, "reconcile", stop)
+    assert reconcile.main(["course", "ch17"]) == 2
+    assert asked["limits"]["profile"] == LocalSubject.profile == "cpu"
+    with pytest.raises(SystemExit):
+        reconcile.main(["course", "ch17", "--profile", "gpu"])
