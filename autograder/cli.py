@@ -19,7 +19,12 @@ DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_re
 
 
 def add_grading_options(parser, parts=True, profile=True):
-    """The options every grading command shares: backend, parts, profile and sandbox limits."""
+    """The options every grading command shares: backend, parts, profile and sandbox limits.
+
+    Without the --profile option (profile=False) the caller sets `profile` with
+    `parser.set_defaults`.
+    """
+    from genimg_kit.checks.convergence import PROFILES
     from genimg_kit.parts import PARTS
 
     parser.add_argument("--backend", choices=["jax", "tensorflow"],
@@ -31,15 +36,14 @@ def add_grading_options(parser, parts=True, profile=True):
                         help="seconds allowed for all probes of one part (default 120)")
     parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap of each sandbox (default 4096)")
     if profile:
-        parser.add_argument("--profile", choices=["auto", "cpu", "gpu"], default="auto",
+        parser.add_argument("--profile", choices=["auto", *PROFILES], default="auto",
                             help="convergence budget: cpu (small models, seconds), gpu (the chapter's "
                                  "sizes, minutes); auto (default) takes gpu when Keras sees a GPU")
 
 
 def grading_limits(args):
     """The `Limits` fields that add_grading_options' options set, as a dict."""
-    return {"part_seconds": args.part_timeout, "memory_mb": args.memory_mb,
-            "profile": getattr(args, "profile", "auto")}
+    return {"part_seconds": args.part_timeout, "memory_mb": args.memory_mb, "profile": args.profile}
 
 
 def build_parser():

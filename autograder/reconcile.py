@@ -423,6 +423,7 @@ def build_parser():
     # Use the backend autograde used. No --profile: the notebook's check cells
     # train with the self-checks' budget, and so must the re-grade they are compared with.
     cli.add_grading_options(parser, parts=False, profile=False)
+    parser.set_defaults(profile=LocalSubject.profile)
     parser.add_argument("--db", metavar="URL", help="gradebook URL (default: the course's db_url)")
     parser.add_argument("--no-progress", action="store_true", help="no per-student progress lines")
     return parser
@@ -434,7 +435,7 @@ def main(argv=None):
     try:
         rows, out, unregistered = reconcile(
             args.course_dir, args.assignment, args.out, workers=args.workers, timeout=args.timeout,
-            backend=args.backend, limits=dict(cli.grading_limits(args), profile=LocalSubject.profile),
+            backend=args.backend, limits=cli.grading_limits(args),
             db_url=args.db, details=args.details, progress=not args.no_progress)
     except ReconcileError as error:
         print(f"genimg-grade reconcile: {error}", file=sys.stderr)

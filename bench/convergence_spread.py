@@ -25,12 +25,17 @@ from genimg_kit.checks import convergence
 ANSWER_KEY = {**vars(genimg_ref.vae), **vars(genimg_ref.diffusion)}
 
 
-def vae_row(profile, seed):
-    digits = convergence.digits(profile.name)
+def train(probe, seed, *args, **kwargs):
+    """One run of a training probe on the answer key, seeded as the sandbox seeds it."""
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
-    out = probes.train_vae(ANSWER_KEY, digits, **profile.vae_budget)
-    seconds = time.perf_counter() - started
+    out = probe(ANSWER_KEY, *args, **kwargs)
+    return out, time.perf_counter() - started
+
+
+def vae_row(profile, seed):
+    digits = convergence.digits(profile.name)
+    out, seconds = train(probes.train_vae, seed, digits, **profile.vae_budget)
     shown = digits[: len(out["reconstructions"])]
     mse = float(np.mean((out["reconstructions"] - shown) ** 2))
     mean_image_mse = float(np.mean((shown.mean(0) - shown) ** 2))
@@ -41,10 +46,7 @@ def vae_row(profile, seed):
 
 def diffusion_row(profile, seed):
     flowers = convergence.flowers(profile.name)
-    keras.utils.set_random_seed(seed)
-    started = time.perf_counter()
-    out = probes.train_diffusion(ANSWER_KEY, flowers, **profile.diffusion_budget)
-    seconds = time.perf_counter() - started
+    out, seconds = train(probes.train_diffusion, seed, flowers, **profile.diffusion_budget)
     before = convergence.statistics_distance(out["untrained"], flowers)
     after = convergence.statistics_distance(out["generated"], flowers)
     return (f"| {keras.backend.backend()} seed {seed} | {out['loss'][-1]:.3f} | "
