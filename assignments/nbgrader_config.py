@@ -12,7 +12,7 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 
 # Per-cell time limit, in seconds; a cell that runs past it scores 0 and the
 # notebook goes on. Under nbgrader the notebook runs in fast mode
-# (genimg_kit.data.fast_mode() sees NBGRADER_EXECUTION). Its slowest cells are
+# (genimg_kit.budget.select_budget() sees NBGRADER_EXECUTION). Its slowest cells are
 # the convergence checks on JAX, which train small models: 90 s measured for
 # check_vae_convergence on a 2-core CPU running other jobs (load 3-4), about
 # 12 s on TensorFlow. 600 s leaves a wide margin for a busier grading machine:

@@ -52,16 +52,6 @@ def test_offline_mode_off_without_env(monkeypatch):
     assert data.offline_mode() is False
 
 
-def test_fast_mode(monkeypatch):
-    assert data.fast_mode() is False
-    monkeypatch.setenv("GENIMG_FAST", "1")
-    assert data.fast_mode() is True
-    monkeypatch.setenv("GENIMG_FAST", "0")
-    assert data.fast_mode() is False
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert data.fast_mode() is True
-
-
 # --- MNIST ------------------------------------------------------------------
 
 
@@ -140,14 +130,13 @@ def test_cached_mnist_absent_or_foreign_gives_none(monkeypatch, tmp_path, conten
     assert data.cached_mnist_digits() is None
 
 
-def test_flowers_offline_fallback(monkeypatch, capsys):
-    monkeypatch.setenv("GENIMG_FAST", "1")
-    dataset = load_flowers(image_size=32, batch_size=48)
+def test_flowers_offline_fallback(capsys):
+    dataset = load_flowers(image_size=32, batch_size=48, offline_images=1024)
     assert tuple(dataset.element_spec.shape) == (48, 32, 32, 3)
     assert dataset.element_spec.dtype.name == "float32"
     batches = [batch.numpy() for batch in dataset]
     # drop_remainder: only full batches.
-    assert len(batches) == data.OFFLINE_FLOWERS_FAST // 48
+    assert len(batches) == 1024 // 48
     images = np.concatenate(batches)
     assert images.min() >= 0 and images.max() <= 255 and images.max() > 200
     np.testing.assert_allclose(
@@ -159,8 +148,7 @@ def test_flowers_offline_fallback(monkeypatch, capsys):
 
 def test_flowers_download_failure_falls_back_with_note(monkeypatch, capsys, no_network):
     monkeypatch.delenv("GENIMG_OFFLINE")
-    monkeypatch.setenv("GENIMG_FAST", "1")
-    dataset = load_flowers(image_size=16, batch_size=32)
+    dataset = load_flowers(image_size=16, batch_size=32, offline_images=64)
     assert tuple(dataset.element_spec.shape) == (32, 16, 16, 3)
     out = capsys.readouterr().out
     assert "could not be downloaded" in out and "URL fetch failure" in out
