@@ -10,7 +10,7 @@ from genimg_kit.budget import BUDGETS, select_budget
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("GENIMG_BUDGET", "GENIMG_FAST", "NBGRADER_EXECUTION"):
+    for name in ("GENIMG_BUDGET", "NBGRADER_EXECUTION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(budget, "_gpu_visible", lambda: False)
 
@@ -21,14 +21,17 @@ def test_auto_is_cpu_without_a_gpu_and_full_with_one(monkeypatch):
     assert select_budget("auto").name == "full"
 
 
-def test_environment_variables_choose_under_auto(monkeypatch):
-    monkeypatch.setenv("GENIMG_BUDGET", "full")
-    assert select_budget().name == "full"
-    monkeypatch.delenv("GENIMG_BUDGET")
-    monkeypatch.setenv("GENIMG_FAST", "1")
-    assert select_budget().name == "fast"
-    monkeypatch.setenv("GENIMG_FAST", "0")
-    assert select_budget().name == "cpu"
+@pytest.mark.parametrize("value, expected", [("fast", "fast"), ("full", "full"), ("auto", "cpu"),
+                                             ("", "cpu")])
+def test_the_environment_variable_chooses_under_auto(monkeypatch, value, expected):
+    monkeypatch.setenv("GENIMG_BUDGET", value)
+    assert select_budget().name == expected
+
+
+def test_an_unknown_name_in_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("GENIMG_BUDGET", "quick")
+    with pytest.raises(ValueError, match="'quick'"):
+        select_budget()
 
 
 def test_an_explicit_name_wins_over_the_environment(monkeypatch):

@@ -18,7 +18,6 @@ from genimg_kit.data import load_flowers, load_mnist_digits, procedural_flowers
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
     monkeypatch.setenv("GENIMG_OFFLINE", "1")
-    monkeypatch.delenv("GENIMG_FAST", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
 
 

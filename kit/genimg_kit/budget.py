@@ -17,8 +17,8 @@ digits were loaded (70,000 online, 5,000 offline).
   epochs, the Stable Diffusion 3 preset with 28 steps.
 
 Choose one with `select_budget(name)`; `"auto"` reads the environment
-variable `GENIMG_BUDGET`, then `GENIMG_FAST=1` (meaning `fast`), and
-otherwise takes `full` when Keras sees a GPU and `cpu` when it does not.
+variable `GENIMG_BUDGET`, and without it takes `full` when Keras sees a GPU
+and `cpu` when it does not.
 """
 
 import dataclasses
@@ -117,19 +117,16 @@ def select_budget(name="auto"):
     """The `Budget` called `name`; `"auto"` picks one from the environment.
 
     Under nbgrader (`NBGRADER_EXECUTION` is set) the answer is always `fast`:
-    grading has a time limit per cell. `"auto"` then reads `GENIMG_BUDGET`,
-    then `GENIMG_FAST=1` (`fast`); without either it takes `full` when the
-    Keras backend sees a GPU, and `cpu` when it does not.
+    grading has a time limit per cell. `"auto"` then reads `GENIMG_BUDGET`;
+    without it, it takes `full` when the Keras backend sees a GPU, and `cpu`
+    when it does not.
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return BUDGETS["fast"]
     if name in (None, "auto"):
-        name = os.environ.get("GENIMG_BUDGET") or None
-    if name in (None, "auto"):
-        if os.environ.get("GENIMG_FAST", "") not in ("", "0"):
-            name = "fast"
-        else:
-            name = "full" if _gpu_visible() else "cpu"
+        name = os.environ.get("GENIMG_BUDGET") or "auto"
+    if name == "auto":
+        name = "full" if _gpu_visible() else "cpu"
     if name not in BUDGETS:
         raise ValueError(f"unknown budget {name!r}: choose one of {', '.join(BUDGETS)} or 'auto'")
     return BUDGETS[name]

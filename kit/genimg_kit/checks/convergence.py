@@ -178,7 +178,8 @@ def diffusion_loss_falls(subject):
     )
 
 
-@check("diffusion_convergence", "generate on the trained model matches the data's colour statistics",
+@check("diffusion_convergence", "generate on the trained model: the samples' per-channel colour mean "
+       "and spread move to the data's (colours only, not shapes)",
        weight=2.0, hint="generate must denoise from t = 1 down with the trained model and denormalise")
 def diffusion_samples_improve(subject):
     profile = profile_of(subject)
