@@ -2,14 +2,25 @@
 
     python assignments/build.py              # both
     python assignments/build.py release      # assignments/release/ch17/ (real nbgrader)
+    python assignments/build.py release --kit-source SPEC --colab-repo OWNER/REPO@BRANCH
     python assignments/build.py solutions    # solutions/ch17_image_generation.ipynb
 
 The one source of truth is `assignments/source/ch17/ch17_image_generation.ipynb`
 (the answer key's code in nbgrader solution cells, hidden tests in the locked
 check cells). From it:
 
-- **release**: `nbgrader generate_assignment ch17 --force`, run in this
-  folder, with a throw-away gradebook (nothing but `release/` changes here).
+- **release**: `nbgrader generate_assignment ch17 --force`, run in a
+  temporary copy of this course with a throw-away gradebook; only `release/`
+  changes here. Two values in the release can be set: where the notebook's
+  install cell gets the student kit (`--kit-source`: a package name, a
+  wheel's URL, or `git+https://...#subdirectory=kit`) and the repository its
+  "open in Colab" link points at (`--colab-repo`, `--colab-path`). They are
+  filled into the copy's source before nbgrader runs, so the release's
+  checksums match its cells; the committed source keeps the defaults, and the
+  committed release is what the defaults produce. With `--course DIR` the
+  release is built in the nbgrader course folder DIR instead (created if
+  needed, with this folder's `nbgrader_config.py` and the filled-in source),
+  for an instructor's own course.
 - **solutions**: the source notebook executed top to bottom with nbclient in
   fast mode and offline (`GENIMG_FAST=1`, `GENIMG_OFFLINE=1`: tiny training
   budgets, the offline MNIST digits, procedural flowers and the tiny,
@@ -24,7 +35,9 @@ what `release` produces from the committed source.
 
 import argparse
 import copy
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +57,16 @@ SOLUTIONS = os.path.join(ROOT, "solutions", NOTEBOOK)
 # The check cells and the points each must show in the solutions: the points table.
 CHECK_POINTS = {f"check_{part}": parts.part_points(part) for part in parts.PARTS}
 
+# What the source notebook says, and so the committed release: the install cell
+# installs `genimg-kit` by name (from an index the instructor publishes it to),
+# and the Colab link has placeholders for the repository holding the release.
+KIT_SOURCE = "genimg-kit"
+COLAB_REPO = "OWNER/REPO@main"
+COLAB_PATH = os.path.relpath(RELEASE, ROOT)
+# The install cell's one assignment, and the link in the first markdown cell.
+KIT_SOURCE_LINE = re.compile(r"^KIT_SOURCE = .*$", re.MULTILINE)
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+
 
 def nbgrader(args, course_dir, env=None, check=True, **kwargs):
     """Runs the real nbgrader CLI (this interpreter's) in `course_dir`."""
@@ -59,11 +82,51 @@ def nbgrader(args, course_dir, env=None, check=True, **kwargs):
 
 
 def make_course(course_dir):
-    """A fresh course folder: this folder's config and source, nothing else."""
+    """A course folder with this folder's source, and its config unless it has one.
+
+    A new folder gets this folder's `nbgrader_config.py`; an existing course
+    keeps its own (an instructor's exchange settings, say), and its
+    `source/ch17/` is replaced by this one.
+    """
     os.makedirs(course_dir, exist_ok=True)
-    shutil.copy2(os.path.join(HERE, "nbgrader_config.py"), course_dir)
-    shutil.copytree(os.path.join(HERE, "source"), os.path.join(course_dir, "source"))
+    if not os.path.exists(os.path.join(course_dir, "nbgrader_config.py")):
+        shutil.copy2(os.path.join(HERE, "nbgrader_config.py"), course_dir)
+    shutil.copytree(os.path.join(HERE, "source"), os.path.join(course_dir, "source"), dirs_exist_ok=True)
     return course_dir
+
+
+def install_cell(nb):
+    """The notebook's install cell: the one code cell that assigns KIT_SOURCE."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and KIT_SOURCE_LINE.search(c.source)]
+    if len(cells) != 1:
+        raise ValueError(f"expected one install cell (a line `KIT_SOURCE = ...`), found {len(cells)}")
+    return cells[0]
+
+
+def with_kit_source(code, kit_source):
+    """`code` (the install cell's source) with KIT_SOURCE set to `kit_source`."""
+    # json.dumps writes a double-quoted string literal that Python reads back unchanged.
+    return KIT_SOURCE_LINE.sub(lambda _: f"KIT_SOURCE = {json.dumps(kit_source)}", code, count=1)
+
+
+def colab_url(repo, path=COLAB_PATH):
+    """Colab's address for the notebook at `path` in GitHub repository `OWNER/REPO[@BRANCH]`."""
+    name, _, branch = repo.partition("@")
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise ValueError(f"--colab-repo wants OWNER/REPO or OWNER/REPO@BRANCH, not {repo!r}")
+    return f"https://colab.research.google.com/github/{name}/blob/{branch or 'main'}/{path.lstrip('/')}"
+
+
+def fill_in_release_options(nb, kit_source, colab_repo, colab_path=COLAB_PATH):
+    """Sets the install cell's KIT_SOURCE and the first markdown cell's Colab link, in place."""
+    cell = install_cell(nb)
+    cell.source = with_kit_source(cell.source, kit_source)
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    if not COLAB_LINK.search(first.source):
+        raise ValueError("the first markdown cell has no Colab link to fill in")
+    url = colab_url(colab_repo, colab_path)
+    first.source = COLAB_LINK.sub(lambda _: url, first.source)
+    return nb
 
 
 def generate_release(course_dir=HERE, db_url=None):
@@ -75,10 +138,26 @@ def generate_release(course_dir=HERE, db_url=None):
     return os.path.join(course_dir, "release", ASSIGNMENT, NOTEBOOK)
 
 
-def build_release():
+def build_release(kit_source=KIT_SOURCE, colab_repo=COLAB_REPO, colab_path=COLAB_PATH, course=None):
+    """Generates the release with the given kit source and Colab link.
+
+    Into `assignments/release/` from a temporary copy of this course, or, with
+    `course`, in that course folder (with its own gradebook).
+    """
+    import nbformat
+
     with tempfile.TemporaryDirectory() as tmp:
-        path = generate_release(HERE, db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
-    print(f"wrote {os.path.relpath(path, ROOT)}")
+        course_dir = make_course(course or os.path.join(tmp, "course"))
+        source = os.path.join(course_dir, "source", ASSIGNMENT, NOTEBOOK)
+        nb = nbformat.read(source, as_version=4)
+        nbformat.write(fill_in_release_options(nb, kit_source, colab_repo, colab_path), source)
+        if course:
+            path = generate_release(course_dir)
+        else:
+            generated = generate_release(course_dir, db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
+            shutil.copytree(os.path.dirname(generated), os.path.dirname(RELEASE), dirs_exist_ok=True)
+            path = RELEASE
+    print(f"wrote {path} (kit from {kit_source}; Colab link {colab_url(colab_repo, colab_path)})")
 
 
 class _Config(dict):
@@ -224,13 +303,28 @@ def main(argv=None):
     parser.add_argument("what", nargs="*", help="release, solutions, or both (default)")
     parser.add_argument("--backend", help="Keras backend for the solutions (default: "
                         "$KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--kit-source", default=KIT_SOURCE, metavar="SPEC",
+                        help="what the release's install cell installs: a package name, a wheel's "
+                        f"URL, or git+https://...#subdirectory=kit (default: {KIT_SOURCE})")
+    parser.add_argument("--colab-repo", default=COLAB_REPO, metavar="OWNER/REPO[@BRANCH]",
+                        help="the GitHub repository the release's Colab link opens the notebook "
+                        f"from (default: {COLAB_REPO}, a placeholder; branch main when not given)")
+    parser.add_argument("--colab-path", default=COLAB_PATH, metavar="PATH",
+                        help=f"the notebook's path in that repository (default: {COLAB_PATH})")
+    parser.add_argument("--course", metavar="DIR",
+                        help="build the release in this nbgrader course folder (created if needed) "
+                        "instead of assignments/release/")
     args = parser.parse_args(argv)
     what = args.what or ["release", "solutions"]
     unknown = set(what) - {"release", "solutions"}
     if unknown:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    try:
+        colab_url(args.colab_repo, args.colab_path)
+    except ValueError as error:
+        parser.error(str(error))
     if "release" in what:
-        build_release()
+        build_release(args.kit_source, args.colab_repo, args.colab_path, args.course)
     if "solutions" in what:
         build_solutions(args.backend)
 
