@@ -337,6 +337,71 @@ def test_step_sweep_with_generate_images(task, embeddings):
         assert mean_abs_diff(a, b) > 0.5
 
 
+@pytest.mark.parametrize(
+    "sweep",
+    [[1, 2, 3], [5, 10, 15, 20, 25], [25, 5]],
+    ids=["notebook-fast", "chapter", "decreasing"],
+)
+def test_notebook_step_sweeps(task, embeddings, sweep):
+    """The notebook's `num_steps` sweeps: fast mode's and the chapter's, and
+    a decreasing one (with a frozen table, fewer steps stop short of zero
+    noise). Each image is the one its own number of steps gives."""
+    images = [
+        sd3.generate_images(task, PROMPT, num_steps=n, seed=SEED) for n in sweep
+    ]
+    for n, image in zip(sweep, images):
+        assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+        assert image.max() > 0 and image.std() > 1  # Not black, not flat.
+        expected = sd3.scale_output(
+            sd3.denoise_with_text_embeddings(
+                task, embeddings, num_steps=n, seed=SEED
+            )
+        )
+        assert_images_match(image, expected)
+    # Distinct images, by more than rounding (the random tiny model changes
+    # its latents little per step: 1 vs 2 steps differ by ~0.3 levels).
+    for i, a in enumerate(images):
+        for b in images[i + 1 :]:
+            assert mean_abs_diff(a, b) > 0.2
+
+
+def test_images_from_embeddings_share_the_starting_noise(
+    task, embeddings, other_embeddings
+):
+    frames = sd3.images_from_embeddings(
+        task,
+        [embeddings, other_embeddings, embeddings],
+        num_steps=STEPS,
+        seed=SEED,
+    )
+    assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8
+    # One noise for all frames: the same embeddings give the same frame, and
+    # each frame is what denoising that noise with its embeddings gives.
+    np.testing.assert_array_equal(frames[0], frames[2])
+    assert mean_abs_diff(frames[0], frames[1]) > 0.5
+    for frame, emb in ((frames[0], embeddings), (frames[1], other_embeddings)):
+        expected = sd3.scale_output(
+            sd3.denoise_with_text_embeddings(
+                task, emb, num_steps=STEPS, seed=SEED
+            )
+        )
+        assert_images_match(frame, expected)
+    # Explicit latents override the seed.
+    latents = sd3.initial_latents(task, seed=SEED + 1)
+    moved = sd3.images_from_embeddings(
+        task, [embeddings], num_steps=STEPS, seed=SEED, latents=latents
+    )
+    assert mean_abs_diff(moved[0], frames[0]) > 0.5
+    assert_images_match(
+        moved[0],
+        sd3.scale_output(
+            sd3.denoise_with_text_embeddings(
+                task, embeddings, num_steps=STEPS, latents=latents
+            )
+        ),
+    )
+
+
 # --- Reference: interpolation -------------------------------------------------
 
 

@@ -28,6 +28,8 @@ This module gives you those stages as functions of the task:
   code below runs (and can be tested) in seconds on a laptop CPU.
 - `get_text_embeddings()`, `denoise_with_text_embeddings()`, `scale_output()`:
   the chapter's decomposed `generate()`.
+- `images_from_embeddings()`: one image per set of text embeddings, all from
+  the same starting noise (the frames of a walk between prompts).
 - `generate_images()`: `task.generate()` for a batch of prompts, with negative
   prompts and a different number of steps per call.
 
@@ -541,6 +543,52 @@ def denoise_with_text_embeddings(
 
     decode = _compile(task, "decode_step", backbone.decode_step)
     return decode(latents)[0]
+
+
+def images_from_embeddings(
+    task,
+    embeddings_list,
+    num_steps=28,
+    guidance_scale=7.0,
+    seed=None,
+    latents=None,
+):
+    """Denoises the *same* starting latents once per set of text embeddings.
+
+    The frames of a walk through text-embedding space: with the starting
+    noise held fixed, the only thing that changes from frame to frame is the
+    text embedding, so the differences between frames show what moving in
+    that space does (with fresh noise per frame, as in the chapter's last
+    listing, each frame would also differ by chance).
+
+    Args:
+        task: a `StableDiffusion3TextToImage`.
+        embeddings_list: a sequence of 4-tuples like those of
+            `get_text_embeddings`, e.g. points along a slerp path.
+        num_steps, guidance_scale: as in `denoise_with_text_embeddings`.
+        seed: int or `None`, seeds the one starting noise shared by all
+            frames.
+        latents: optional starting latents, `(1, h, w, 16)`; override `seed`.
+
+    Returns:
+        `uint8` images, `(len(embeddings_list), H, W, 3)`.
+    """
+    if latents is None:
+        latents = initial_latents(task, seed=seed)
+    return np.stack(
+        [
+            scale_output(
+                denoise_with_text_embeddings(
+                    task,
+                    embeddings,
+                    num_steps=num_steps,
+                    guidance_scale=guidance_scale,
+                    latents=latents,
+                )
+            )
+            for embeddings in embeddings_list
+        ]
+    )
 
 
 def scale_output(x):
