@@ -52,14 +52,14 @@ def build_vae(latent_dim=2):
     return VAE(build_encoder(latent_dim), build_decoder(latent_dim), Sampler(), kl_loss)
 
 
-def train_vae(digits, epochs, batch_size=128, latent_dim=2, verbose="auto"):
+def train_vae(digits, epochs, batch_size=128, latent_dim=2, learning_rate=1e-3, verbose="auto"):
     """Trains a fresh VAE on `digits` ((N, 28, 28, 1) in [0, 1]) as the chapter does.
 
-    Adam with its default learning rate; no targets (the digits are their own
-    targets). Returns (vae, history); the history logs "loss",
+    Adam, by default with its default learning rate (the chapter's); no
+    targets (the digits are their own targets). Returns (vae, history); the history logs "loss",
     "reconstruction_loss" and "kl_loss" per epoch.
     """
     vae = build_vae(latent_dim)
-    vae.compile(optimizer=keras.optimizers.Adam())
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     history = vae.fit(digits, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return vae, history

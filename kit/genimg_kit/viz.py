@@ -178,6 +178,23 @@ def image_figure(images, num_rows, num_cols, labels=None, title=None):
     return figure
 
 
+def decode_latent_grid(decoder, n=30, digit_size=28, scale=1.0):
+    """Decodes an n x n grid of 2D latent points: (n * n, digit_size, digit_size).
+
+    Row by row from the top: the grid spans [-scale, scale] on both latent
+    axes, z[0] growing to the right and z[1] upwards, as in a plot. `decoder`
+    is as for `plot_latent_grid`.
+    """
+    grid_x = np.linspace(-scale, scale, n)
+    grid_y = np.linspace(-scale, scale, n)[::-1]
+    z = np.array([[x, y] for y in grid_y for x in grid_x], dtype="float32")
+    if hasattr(decoder, "predict"):
+        decoded = decoder.predict(z, batch_size=len(z), verbose=0)
+    else:
+        decoded = decoder(z)
+    return keras.ops.convert_to_numpy(decoded).reshape(n * n, digit_size, digit_size)
+
+
 def plot_latent_grid(decoder, path, n=30, digit_size=28, scale=1.0):
     """Decodes an n x n grid of 2D latent points and draws the digits.
 
@@ -202,14 +219,7 @@ def plot_latent_grid(decoder, path, n=30, digit_size=28, scale=1.0):
         digit_size: side of one decoded image, in pixels.
         scale: the grid's extent on each latent axis.
     """
-    grid_x = np.linspace(-scale, scale, n)
-    grid_y = np.linspace(-scale, scale, n)[::-1]
-    z = np.array([[x, y] for y in grid_y for x in grid_x], dtype="float32")
-    if hasattr(decoder, "predict"):
-        decoded = decoder.predict(z, batch_size=len(z), verbose=0)
-    else:
-        decoded = decoder(z)
-    digits = keras.ops.convert_to_numpy(decoded).reshape(n, n, digit_size, digit_size)
+    digits = decode_latent_grid(decoder, n, digit_size, scale).reshape(n, n, digit_size, digit_size)
     # (row, col, y, x) -> one (n * digit_size, n * digit_size) mosaic.
     mosaic = digits.transpose(0, 2, 1, 3).reshape(n * digit_size, n * digit_size)
 
