@@ -35,24 +35,24 @@ def slerp(t, v1, v2):
     return s0 * v1 + s1 * v2
 
 
-def interpolate_text_embeddings(embeddings_1, embeddings_2, num_points):
-    """`num_points` embeddings on the slerp path from `embeddings_1` to `_2`.
+def interpolate_text_embeddings(embeddings_1, embeddings_2, start=0, stop=1, num=10):
+    """`num` embeddings on the slerp path from `embeddings_1` to `_2`, as in the chapter.
 
     Both arguments are the 4-tuples of `sd3.get_text_embeddings`:
     (positive sequence, negative sequence, positive pooled, negative pooled).
     As in the chapter (listing 17.10), only the positive sequence and the
     positive pooled vector are interpolated; the negative ones are kept from
     `embeddings_1` (both prompts use the same negative prompt). `t` runs over
-    `linspace(0, 1, num_points)`, so the first and last entries are the two
-    inputs (up to float rounding).
+    `linspace(start, stop, num)`: from 0 to 1 the first and last entries are
+    the two inputs (up to float rounding); 0.5 to 0.6 zooms into the middle.
 
     Returns:
-        A list of `num_points` tuples with the structure of the inputs.
+        A list of `num` tuples with the structure of the inputs.
     """
     positive_1, negative_1, pooled_1, negative_pooled_1 = embeddings_1
     positive_2, _, pooled_2, _ = embeddings_2
     path = []
-    for t in np.linspace(0.0, 1.0, num_points):
+    for t in np.linspace(start, stop, num):
         t = float(t)
         path.append(
             (
@@ -99,7 +99,7 @@ def morph_strip(
             )
         )
         for embeddings in interpolate_text_embeddings(
-            embeddings_1, embeddings_2, num_points
+            embeddings_1, embeddings_2, num=num_points
         )
     ]
     return np.stack(frames)

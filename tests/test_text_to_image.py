@@ -427,7 +427,7 @@ def test_interpolate_text_embeddings_endpoints_and_negatives(
     other_embeddings = sd3.get_text_embeddings(
         task, OTHER_PROMPT, negative_prompt="blue"
     )
-    path = interpolate_text_embeddings(embeddings, other_embeddings, 5)
+    path = interpolate_text_embeddings(embeddings, other_embeddings, num=5)
     assert len(path) == 5
     for point in path:
         assert len(point) == 4
@@ -475,3 +475,16 @@ def test_morph_strip(task, embeddings, other_embeddings):
             )
         )
         assert_images_match(frame, expected)
+
+
+def test_interpolate_text_embeddings_zooms_into_a_stretch_of_the_path(task, embeddings):
+    # The chapter's zoomed walk: t from 0.5 to 0.6, the same points as slerp at those t.
+    other_embeddings = sd3.get_text_embeddings(task, OTHER_PROMPT)
+    path = interpolate_text_embeddings(embeddings, other_embeddings, start=0.5, stop=0.6, num=3)
+    assert len(path) == 3
+    for point, t in zip(path, (0.5, 0.55, 0.6)):
+        for i in (0, 2):
+            np.testing.assert_allclose(
+                to_numpy(point[i]), to_numpy(slerp(t, embeddings[i], other_embeddings[i])),
+                rtol=1e-5, atol=1e-6,
+            )
