@@ -21,13 +21,15 @@ check cells). From it:
   release is built in the nbgrader course folder DIR instead (created if
   needed, with this folder's `nbgrader_config.py` and the filled-in source),
   for an instructor's own course.
-- **solutions**: the source notebook executed top to bottom with nbclient in
-  fast mode and offline (`GENIMG_FAST=1`, `GENIMG_OFFLINE=1`: tiny training
-  budgets, the offline MNIST digits, procedural flowers and the tiny,
-  randomly initialised Stable Diffusion 3), in a temporary folder, on the
-  backend in `KERAS_BACKEND` (tensorflow when unset). It refuses to write a
-  notebook in which a cell failed or a check cell scored less than full
-  points.
+- **solutions**: the source notebook executed top to bottom with nbclient,
+  offline (`GENIMG_OFFLINE=1`: the offline MNIST digits, procedural flowers
+  and the tiny, randomly initialised Stable Diffusion 3), at a budget
+  (`--budget`, default `cpu`: the latent grid shows digits and the flowers
+  look like flowers; about 20 minutes on two cores), in a temporary folder,
+  on the backend in `KERAS_BACKEND` (tensorflow when unset), recording each
+  cell's timing. It refuses to write a notebook in which a cell failed or a
+  check cell scored less than full points. `bench/notebook_budget.py` reads
+  the times, quality numbers and figures back out of it for docs/GALLERY.md.
 
 The tests (`tests/test_notebooks.py`) check that the committed release is
 what `release` produces from the committed source.
@@ -45,6 +47,7 @@ import tempfile
 import time
 
 from genimg_kit import parts
+from genimg_kit.budget import BUDGETS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -213,8 +216,32 @@ def fill_in_solutions(release, source):
     return nb
 
 
+def notebook_env(budget, backend):
+    """The environment a notebook runs in for `budget` on `backend`, offline."""
+    return {"KERAS_BACKEND": backend, "GENIMG_BUDGET": budget, "GENIMG_OFFLINE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def budget_and_backend(nb):
+    """(budget, backend) an executed notebook ran with, as its setup cell printed them."""
+    import re
+
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "select_budget(" in cell.source:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+            budget = re.search(r"Budget '(\w+)'", text)
+            backend = re.search(r"backend (\w+)", text)
+            if budget and backend:
+                return budget.group(1), backend.group(1)
+    raise ValueError("the notebook's setup cell printed no budget and backend: was it executed?")
+
+
 def execute_notebook(nb, workdir, timeout=600, env=None):
-    """Executes `nb` in place with nbclient, in `workdir`; returns seconds taken."""
+    """Executes `nb` in place with nbclient, in `workdir`; returns seconds taken.
+
+    Each cell's start and end times go into its metadata (`execution`).
+    `timeout`: seconds per cell, or None for no limit (long budgets).
+    """
     from nbclient import NotebookClient
 
     saved = os.environ.copy()
@@ -225,7 +252,7 @@ def execute_notebook(nb, workdir, timeout=600, env=None):
             nb,
             timeout=timeout,
             kernel_name="python3",
-            record_timing=False,
+            record_timing=True,
             allow_errors=True,
             resources={"metadata": {"path": workdir}},
         )
@@ -267,34 +294,31 @@ def failures(nb):
     return problems
 
 
-def build_solutions(backend=None):
+def build_solutions(backend=None, budget="cpu"):
     import nbformat
 
     backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
     nb = nbformat.read(SOURCE, as_version=4)
     with tempfile.TemporaryDirectory() as workdir:
-        seconds = execute_notebook(
-            nb,
-            workdir,
-            env={"KERAS_BACKEND": backend, "GENIMG_FAST": "1", "GENIMG_OFFLINE": "1",
-                 "TF_CPP_MIN_LOG_LEVEL": "3"},
-        )
+        seconds = execute_notebook(nb, workdir, timeout=600 if budget == "fast" else None,
+                                   env=notebook_env(budget, backend))
     drop_stderr_noise(nb)
     problems = failures(nb)
     if problems:
         raise SystemExit("solutions not written:\n  " + "\n  ".join(problems))
     note = nbformat.v4.new_markdown_cell(
         "**Answer key (instructors only).** The source notebook with its solutions, executed top to "
-        f"bottom in fast mode and offline on the {backend} backend by `assignments/build.py`: "
-        "tiny training budgets on 512 offline MNIST digits and 192 procedural flowers, and the tiny, "
-        "randomly initialised Stable Diffusion 3 (its images are noise, not pictures). Every check "
-        "cell shows full points."
+        f"bottom by `assignments/build.py` on the {backend} backend, offline, at the `{budget}` budget "
+        f"({BUDGETS[budget].shows}), in {seconds / 60:.0f} minutes: the offline MNIST digits, procedural "
+        "flowers, and the tiny, randomly initialised Stable Diffusion 3 (its images are noise, not "
+        "pictures). Every check cell shows full points. `docs/GALLERY.md` shows these figures and "
+        "those of the other budgets."
     )
     nb.cells.insert(0, note)
     nb.metadata.pop("widgets", None)
     os.makedirs(os.path.dirname(SOLUTIONS), exist_ok=True)
     nbformat.write(nb, SOLUTIONS)
-    print(f"wrote {os.path.relpath(SOLUTIONS, ROOT)} ({backend}, executed in {seconds:.0f} s)")
+    print(f"wrote {os.path.relpath(SOLUTIONS, ROOT)} ({backend}, {budget} budget, executed in {seconds:.0f} s)")
 
 
 def main(argv=None):
@@ -303,6 +327,8 @@ def main(argv=None):
     parser.add_argument("what", nargs="*", help="release, solutions, or both (default)")
     parser.add_argument("--backend", help="Keras backend for the solutions (default: "
                         "$KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
+                        help="budget the solutions are executed at (default: cpu)")
     parser.add_argument("--kit-source", default=KIT_SOURCE, metavar="SPEC",
                         help="what the release's install cell installs: a package name, a wheel's "
                         f"URL, or git+https://...#subdirectory=kit (default: {KIT_SOURCE})")
@@ -326,7 +352,7 @@ def main(argv=None):
     if "release" in what:
         build_release(args.kit_source, args.colab_repo, args.colab_path, args.course)
     if "solutions" in what:
-        build_solutions(args.backend)
+        build_solutions(args.backend, args.budget)
 
 
 if __name__ == "__main__":

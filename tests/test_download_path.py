@@ -152,7 +152,7 @@ def site(tmp_path_factory):
 def run_notebook_cells(site, workdir):
     """Runs the notebook's setup and data cells in a fresh process; returns its results."""
     env = {key: value for key, value in os.environ.items()
-           if key not in ("GENIMG_OFFLINE", "NBGRADER_EXECUTION", "GENIMG_FAST")}
+           if key not in ("GENIMG_OFFLINE", "NBGRADER_EXECUTION")}
     env.update(
         GENIMG_BUDGET="full",
         KERAS_HOME=str(site["keras_home"]),
