@@ -236,11 +236,13 @@ def budget_and_backend(nb):
     raise ValueError("the notebook's setup cell printed no budget and backend: was it executed?")
 
 
-def execute_notebook(nb, workdir, timeout=600, env=None):
+def execute_notebook(nb, workdir, timeout=600, env=None, interrupt_on_timeout=False):
     """Executes `nb` in place with nbclient, in `workdir`; returns seconds taken.
 
     Each cell's start and end times go into its metadata (`execution`).
-    `timeout`: seconds per cell, or None for no limit (long budgets).
+    `timeout`: seconds per cell, or None for no limit (long budgets). With
+    `interrupt_on_timeout`, a cell past it is interrupted (as with Jupyter's
+    stop button: a `fit` keeps the weights it reached) and the next one runs.
     """
     from nbclient import NotebookClient
 
@@ -253,6 +255,7 @@ def execute_notebook(nb, workdir, timeout=600, env=None):
             timeout=timeout,
             kernel_name="python3",
             record_timing=True,
+            interrupt_on_timeout=interrupt_on_timeout,
             allow_errors=True,
             resources={"metadata": {"path": workdir}},
         )

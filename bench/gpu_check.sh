@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check: the `gpu` convergence profile and the benchmarks, on one GPU,
-# within 8 minutes (4 per backend that sees a GPU); the figures go to one
-# markdown file.
+# within 8 minutes (4 per backend that sees a GPU), then the chapter notebook
+# at the `full` budget on the first backend that sees it, each cell capped at
+# 2 minutes (at most 6 minutes in all); the figures go to one markdown file,
+# the notebook's images to OUT_DIR/gallery/.
 #
 #     bash bench/gpu_check.sh [OUT_DIR]        (default: $OUT, else bench/gpu_out)
 #
@@ -51,6 +53,7 @@ step() {  # step SECONDS TITLE COMMAND...: run, time, and append its output to t
   echo
 } >"$figures"
 
+gpu_backends=()
 for backend in jax tensorflow; do
   seen=$(KERAS_BACKEND=$backend timeout 120 python3 -c \
     "from genimg_kit.probes import accelerator; print(accelerator())" 2>/dev/null | tail -1)
@@ -59,6 +62,7 @@ for backend in jax tensorflow; do
     continue
   fi
   echo "## $backend" >>"$figures"
+  gpu_backends+=("$backend")
   export KERAS_BACKEND=$backend
   # 1. Grade the reference with the gpu profile (must score 100), with a stage breakdown.
   step 130 "grade the reference, gpu profile" \
@@ -70,4 +74,14 @@ for backend in jax tensorflow; do
   # 4. Reference training step vs the chapter's code as printed.
   step 25 "training step, reference vs chapter" python3 bench/training_step.py --steps 20
 done
+
+# 5. The notebook at the chapter's full budget, training for a fixed time: the figures it promises.
+if [ ${#gpu_backends[@]} -eq 0 ]; then
+  echo "## notebook, full budget: no backend sees a GPU; skipped" >>"$figures"
+else
+  echo "## notebook, full budget (${gpu_backends[0]})" >>"$figures"
+  step 360 "the notebook at the full budget, cells capped at 120 s" \
+    python3 bench/notebook_budget.py --budget full --backend "${gpu_backends[0]}" --cell-timeout 120 \
+      --gallery --gallery-dir "$out/gallery"
+fi
 echo "figures written to $figures"

@@ -2,6 +2,7 @@
 
     python bench/notebook_budget.py --budget cpu --backend jax        # execute, then report
     python bench/notebook_budget.py --from solutions/ch17_image_generation.ipynb --gallery
+    python bench/notebook_budget.py --budget full --cell-timeout 120 --gallery --gallery-dir OUT
 
 Executes the source notebook (its solution cells are the answer key) top to
 bottom with nbclient, offline, at the budget given (`GENIMG_BUDGET`), in a
@@ -11,18 +12,24 @@ markdown table for docs/GALLERY.md and docs/PERFORMANCE.md: the notebook's
 whole wall time, the time of its training and sampling cells, and the
 quality lines the notebook printed (digit classes in the latent grid, the
 flowers' kernel distance). With `--gallery`, also writes every figure the
-notebook showed to `docs/gallery/<budget>-<backend>-<figure>`.
+notebook showed to `docs/gallery/<budget>-<backend>-<figure>` (or
+`--gallery-dir`). `--cell-timeout S` caps every cell at S seconds and goes
+on with the next: the way to run the `full` budget's training for a fixed
+time (`bench/gpu_check.sh` does, on a GPU).
 """
 
 import argparse
 import base64
 import datetime
 import importlib.util
+import io
 import os
 import re
 import tempfile
 
 import nbformat
+
+from genimg_kit.quality import digit_classes, tiles_of_latent_grid_figure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -74,12 +81,30 @@ def report(nb, label):
     for cell in code:
         for line in QUALITY_LINE.findall(stdout_of(cell)):
             print(f"- {line}")
+    # Read off the figure itself too, as an outside reader would (every budget, fast included).
+    grid = figure_of(nb, "plot_latent_grid(")
+    if grid is not None:
+        classes = digit_classes(tiles_of_latent_grid_figure(grid.convert("L"), n=30))
+        print(f"- Latent-grid figure: a classifier trained on real MNIST reads {len(classes)} digit classes: {classes}")
     problems = build.failures(nb)
     print("check cells: " + ("all at full points" if not problems else "; ".join(problems)))
 
 
-def write_gallery(nb, prefix):
-    os.makedirs(GALLERY, exist_ok=True)
+def figure_of(nb, marker):
+    """The image shown by the code cell containing `marker`, as a PIL image, or None."""
+    from PIL import Image
+
+    for cell in nb.cells:
+        if cell.cell_type == "code" and marker in cell.source:
+            for output in cell.get("outputs", []):
+                for mime in ("image/png", "image/jpeg"):
+                    if mime in output.get("data", {}):
+                        return Image.open(io.BytesIO(base64.b64decode(output["data"][mime])))
+    return None
+
+
+def write_gallery(nb, prefix, folder=GALLERY):
+    os.makedirs(folder, exist_ok=True)
     for cell in nb.cells:
         match = FIGURE_NAME.search(cell.get("source", ""))
         if cell.cell_type != "code" or not match:
@@ -87,7 +112,7 @@ def write_gallery(nb, prefix):
         for output in cell.get("outputs", []):
             for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
                 if mime in output.get("data", {}):
-                    path = os.path.join(GALLERY, f"{prefix}-{match.group(1)}.{ext}")
+                    path = os.path.join(folder, f"{prefix}-{match.group(1)}.{ext}")
                     with open(path, "wb") as f:
                         f.write(base64.b64decode(output["data"][mime]))
                     print(f"wrote {os.path.relpath(path, ROOT)}")
@@ -98,7 +123,10 @@ def main():
     parser.add_argument("--budget", default="cpu", help="fast, cpu or full (default cpu)")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND") or "tensorflow")
     parser.add_argument("--from", dest="executed", help="an executed notebook to read instead of running one")
-    parser.add_argument("--gallery", action="store_true", help="write its figures to docs/gallery/")
+    parser.add_argument("--gallery", action="store_true", help="write its figures to the gallery folder")
+    parser.add_argument("--gallery-dir", default=GALLERY, help="where --gallery writes (default docs/gallery/)")
+    parser.add_argument("--cell-timeout", type=float, help="interrupt a cell after this many seconds "
+                        "and go on (default: no limit)")
     args = parser.parse_args()
     if args.executed:
         nb = nbformat.read(args.executed, as_version=4)
@@ -107,10 +135,11 @@ def main():
         nb = nbformat.read(build.SOURCE, as_version=4)
         budget, backend = args.budget, args.backend
         with tempfile.TemporaryDirectory() as workdir:
-            build.execute_notebook(nb, workdir, timeout=None, env=build.notebook_env(budget, backend))
+            build.execute_notebook(nb, workdir, timeout=args.cell_timeout, env=build.notebook_env(budget, backend),
+                                   interrupt_on_timeout=args.cell_timeout is not None)
     report(nb, f"{budget}, {backend}")
     if args.gallery:
-        write_gallery(nb, f"{budget}-{backend}")
+        write_gallery(nb, f"{budget}-{backend}", args.gallery_dir)
 
 
 if __name__ == "__main__":

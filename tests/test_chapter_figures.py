@@ -10,6 +10,7 @@
 Slow (minutes of training): marked `slow`, run by `.ci/run` with the rest.
 """
 
+import base64
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from PIL import Image
 from genimg_kit.budget import BUDGETS
 from genimg_kit.data import load_mnist_digits
 from genimg_kit.models import build_decoder
-from genimg_kit.quality import digit_classes
+from genimg_kit.quality import digit_classes, tiles_of_latent_grid_figure
 from genimg_kit.viz import decode_latent_grid
 from genimg_ref.vae import train_vae
 
@@ -71,17 +72,10 @@ def test_solutions_were_executed_at_the_cpu_budget():
 
 
 def test_solutions_latent_grid_reads_as_digits():
-    import base64
-
     outputs = _outputs_of(_solutions(), "plot_latent_grid(")
     data = next(o["data"] for o in outputs if "image/jpeg" in o.get("data", {}))
-    mosaic = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/jpeg"]))).convert("L"), np.float64)
-    n = 30
-    # The figure is the mosaic alone, each digit enlarged by a whole factor.
-    factor = mosaic.shape[0] // (n * 28)
-    assert mosaic.shape == (n * 28 * factor,) * 2
-    tiles = mosaic.reshape(n, 28, factor, n, 28, factor).mean(axis=(2, 5)).transpose(0, 2, 1, 3)
-    classes = digit_classes(tiles.reshape(n * n, 28, 28) / 255.0)
+    figure = Image.open(io.BytesIO(base64.b64decode(data["image/jpeg"]))).convert("L")
+    classes = digit_classes(tiles_of_latent_grid_figure(figure, n=30))
     assert len(classes) >= MIN_CLASSES, f"the committed grid shows digit classes {classes} only"
 
 

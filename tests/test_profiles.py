@@ -138,6 +138,7 @@ def test_gpu_check_skips_backends_without_a_gpu_and_still_writes_its_figures(tmp
     assert figures.startswith("# genimg GPU check")
     for backend in ("jax", "tensorflow"):
         assert f"## {backend}: no GPU visible to this backend (cpu); skipped" in figures
+    assert "## notebook, full budget: no backend sees a GPU; skipped" in figures
 
 
 def test_reconcile_regrades_with_the_profile_of_the_notebook_check_cells(monkeypatch):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from genimg_kit.data import load_mnist_digits, procedural_flowers
-from genimg_kit.quality import digit_classes, image_features, kernel_distance
+from genimg_kit.quality import digit_classes, image_features, kernel_distance, tiles_of_latent_grid_figure
+from genimg_kit.viz import plot_latent_grid
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,17 @@ def test_digit_classes_reads_real_digits_and_not_blobs():
     # A grid of only two kinds of digit (a collapsed latent space) shows two.
     assert digit_classes(digits[[0, 8], :50].reshape(-1, 28, 28)) == [0, 8]
     assert len(digit_classes(np.full((900, 28, 28), 0.3))) <= 1
+
+
+def test_a_saved_latent_grid_figure_cuts_back_into_its_digits(tmp_path):
+    # A "decoder" that draws real digits, 10 of each class: the saved JPEG, cut
+    # into tiles, gives back those digits and is read as all ten classes.
+    digits = load_mnist_digits(offline=True).reshape(10, 500, 28, 28)[:, :10].reshape(100, 28, 28)
+    path = plot_latent_grid(lambda z: digits[: len(z)], tmp_path / "grid.jpg", n=10)
+    from PIL import Image
+
+    tiles = tiles_of_latent_grid_figure(Image.open(path).convert("L"), n=10)
+    assert np.abs(tiles - digits).mean() < 0.02
+    assert digit_classes(tiles) == list(range(10))
+    with pytest.raises(ValueError, match="not a grid of 12 x 12 digits"):
+        tiles_of_latent_grid_figure(Image.open(path).convert("L"), n=12)

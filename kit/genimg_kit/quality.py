@@ -95,6 +95,24 @@ def image_features(images):
     return np.concatenate([layout, *structure], axis=1)
 
 
+def tiles_of_latent_grid_figure(figure, n=30, digit_size=28):
+    """The n * n digits of a saved `viz.plot_latent_grid` figure, as (n * n, 28, 28) in [0, 1].
+
+    That figure is the mosaic alone (no axes, no margins), each digit
+    enlarged by a whole factor, so it cuts back into its tiles exactly; JPEG's
+    blur is averaged away with the enlargement. `figure`: the image as a grey
+    (or RGB) array of 0..255 values.
+    """
+    image = np.asarray(figure, np.float64)
+    if image.ndim == 3:
+        image = image[..., :3].mean(axis=-1)
+    factor = image.shape[0] // (n * digit_size)
+    if factor < 1 or image.shape != (n * digit_size * factor,) * 2:
+        raise ValueError(f"a {image.shape} image is not a grid of {n} x {n} digits of {digit_size} pixels")
+    tiles = image.reshape(n, digit_size, factor, n, digit_size, factor).mean(axis=(2, 5))
+    return tiles.transpose(0, 2, 1, 3).reshape(n * n, digit_size, digit_size) / 255.0
+
+
 def _polynomial_kernel(a, b):
     # KID's kernel: (a . b / d + 1) ** 3.
     return (a @ b.T / a.shape[1] + 1.0) ** 3
