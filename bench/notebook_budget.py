@@ -50,6 +50,9 @@ TIMED_CELLS = {
 }
 PART_III = "## Part III"
 QUALITY_LINE = re.compile(r"^(?:Quality|Budget)\b.*$", re.M)
+# The figures docs/GALLERY.md shows (the notebook draws a few more).
+GALLERY_FIGURES = ("vae_latent_grid", "flowers_training", "flowers_generated", "sd3_astronaut",
+                   "sd3_negative_prompt", "sd3_num_steps", "sd3_morph_zoom")
 FIGURE_NAME = re.compile(r"\{FIGURES\}/([\w.-]+)\.(png|jpg)")
 
 
@@ -103,11 +106,11 @@ def figure_of(nb, marker):
     return None
 
 
-def write_gallery(nb, prefix, folder=GALLERY):
+def write_gallery(nb, prefix, folder=GALLERY, names=GALLERY_FIGURES):
     os.makedirs(folder, exist_ok=True)
     for cell in nb.cells:
         match = FIGURE_NAME.search(cell.get("source", ""))
-        if cell.cell_type != "code" or not match:
+        if cell.cell_type != "code" or not match or match.group(1) not in names:
             continue
         for output in cell.get("outputs", []):
             for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
@@ -125,6 +128,8 @@ def main():
     parser.add_argument("--from", dest="executed", help="an executed notebook to read instead of running one")
     parser.add_argument("--gallery", action="store_true", help="write its figures to the gallery folder")
     parser.add_argument("--gallery-dir", default=GALLERY, help="where --gallery writes (default docs/gallery/)")
+    parser.add_argument("--figures", default=",".join(GALLERY_FIGURES),
+                        help="which figures --gallery writes, by file name (default: those GALLERY.md shows)")
     parser.add_argument("--cell-timeout", type=float, help="interrupt a cell after this many seconds "
                         "and go on (default: no limit)")
     args = parser.parse_args()
@@ -139,7 +144,7 @@ def main():
                                    interrupt_on_timeout=args.cell_timeout is not None)
     report(nb, f"{budget}, {backend}")
     if args.gallery:
-        write_gallery(nb, f"{budget}-{backend}", args.gallery_dir)
+        write_gallery(nb, f"{budget}-{backend}", args.gallery_dir, args.figures.split(","))
 
 
 if __name__ == "__main__":
