@@ -12,8 +12,6 @@ this says how many in a minute. Prints a markdown table for docs/GALLERY.md.
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
@@ -22,19 +20,9 @@ from genimg_kit.budget import BUDGETS
 from genimg_kit.data import procedural_flowers
 from genimg_ref.diffusion import DiffusionModel
 from genimg_ref.vae import build_vae
+from training_step import seconds_per_step  # this folder's: the same timing as that benchmark
 
 OXFORD_FLOWERS = 8189
-
-
-def seconds_per_step(model, batch, steps):
-    model.train_on_batch(batch)  # compiles
-    model.train_on_batch(batch)
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        model.train_on_batch(batch)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def vae_step(budget, steps):
