@@ -222,13 +222,18 @@ def notebook_env(budget, backend):
             "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+def stdout_of(cell):
+    """What an executed code cell printed on stdout."""
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
 def budget_and_backend(nb):
     """(budget, backend) an executed notebook ran with, as its setup cell printed them."""
     import re
 
     for cell in nb.cells:
         if cell.cell_type == "code" and "select_budget(" in cell.source:
-            text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+            text = stdout_of(cell)
             budget = re.search(r"Budget '(\w+)'", text)
             backend = re.search(r"backend (\w+)", text)
             if budget and backend:

@@ -29,6 +29,7 @@ import tempfile
 
 import nbformat
 
+from genimg_kit.budget import BUDGETS
 from genimg_kit.quality import digit_classes, tiles_of_latent_grid_figure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,10 +67,6 @@ def cell_seconds(cell):
     return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
 
 
-def stdout_of(cell):
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
-
-
 def report(nb, label):
     code = [c for c in nb.cells if c.cell_type == "code"]
     total = sum(cell_seconds(c) or 0 for c in code)
@@ -82,7 +79,7 @@ def report(nb, label):
     rows.append(f"| {label} | Stable Diffusion 3 (all of Part III) | {seconds:.0f} s |")
     print("| run | cells | wall time |\n|---|---|---|\n" + "\n".join(rows))
     for cell in code:
-        for line in QUALITY_LINE.findall(stdout_of(cell)):
+        for line in QUALITY_LINE.findall(build.stdout_of(cell)):
             print(f"- {line}")
     # Read off the figure itself too, as an outside reader would (every budget, fast included).
     grid = figure_of(nb, "plot_latent_grid(")
@@ -93,16 +90,22 @@ def report(nb, label):
     print("check cells: " + ("all at full points" if not problems else "; ".join(problems)))
 
 
+def shown_image(cell):
+    """(bytes, "png" or "jpg") of the first image a code cell showed, or None."""
+    for output in cell.get("outputs", []):
+        for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
+            if mime in output.get("data", {}):
+                return base64.b64decode(output["data"][mime]), ext
+    return None
+
+
 def figure_of(nb, marker):
     """The image shown by the code cell containing `marker`, as a PIL image, or None."""
     from PIL import Image
 
     for cell in nb.cells:
-        if cell.cell_type == "code" and marker in cell.source:
-            for output in cell.get("outputs", []):
-                for mime in ("image/png", "image/jpeg"):
-                    if mime in output.get("data", {}):
-                        return Image.open(io.BytesIO(base64.b64decode(output["data"][mime])))
+        if cell.cell_type == "code" and marker in cell.source and shown_image(cell):
+            return Image.open(io.BytesIO(shown_image(cell)[0]))
     return None
 
 
@@ -110,20 +113,18 @@ def write_gallery(nb, prefix, folder=GALLERY, names=GALLERY_FIGURES):
     os.makedirs(folder, exist_ok=True)
     for cell in nb.cells:
         match = FIGURE_NAME.search(cell.get("source", ""))
-        if cell.cell_type != "code" or not match or match.group(1) not in names:
+        if cell.cell_type != "code" or not match or match.group(1) not in names or not shown_image(cell):
             continue
-        for output in cell.get("outputs", []):
-            for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
-                if mime in output.get("data", {}):
-                    path = os.path.join(folder, f"{prefix}-{match.group(1)}.{ext}")
-                    with open(path, "wb") as f:
-                        f.write(base64.b64decode(output["data"][mime]))
-                    print(f"wrote {os.path.relpath(path, ROOT)}")
+        data, ext = shown_image(cell)
+        path = os.path.join(folder, f"{prefix}-{match.group(1)}.{ext}")
+        with open(path, "wb") as f:
+            f.write(data)
+        print(f"wrote {os.path.relpath(path, ROOT)}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", default="cpu", help="fast, cpu or full (default cpu)")
+    parser.add_argument("--budget", default="cpu", choices=list(BUDGETS), help="default: cpu")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND") or "tensorflow")
     parser.add_argument("--from", dest="executed", help="an executed notebook to read instead of running one")
     parser.add_argument("--gallery", action="store_true", help="write its figures to the gallery folder")
