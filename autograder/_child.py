@@ -43,6 +43,7 @@ def main():
 
     from genimg_kit import probes
     from genimg_kit.parts import GRADED_NAMES
+    from genimg_kit.probes.device import accelerator
 
     for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
         del sys.modules[name]
@@ -63,7 +64,7 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
-    send({"status": "ready", "accelerator": probes.accelerator()})
+    send({"status": "ready", "accelerator": accelerator()})
     while (request := receive()) is not None:
         if request["op"] == "load":
             errors = []

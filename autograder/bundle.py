@@ -1,4 +1,4 @@
-"""The Gradescope autograder zip: `genimg-grade gradescope-bundle OUT.zip`.
+"""The Gradescope autograder zip (`genimg-grade gradescope-bundle OUT.zip` builds it).
 
 The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 
@@ -19,7 +19,6 @@ Both scripts are templates in autograder/templates/; the zip is byte-for-byte
 reproducible from the same tree and environment (fixed timestamps, sorted).
 """
 
-import argparse
 import importlib.metadata as metadata
 import io
 import json
@@ -33,6 +32,8 @@ import zipfile
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from autograder.limits import gradescope_time_limit
+
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The project's own distributions: installed from the bundled source, not pinned.
@@ -41,7 +42,6 @@ PROJECT_DISTRIBUTIONS = {"genimg", "genimg-kit"}
 SOURCE_ITEMS = ["pyproject.toml", "README.md", "kit/pyproject.toml", "kit/genimg_kit", "autograder", "genimg_ref"]
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
-DEFAULT_TIME_LIMIT = 540  # seconds; Gradescope's default timeout is 600
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -143,12 +143,14 @@ def _add(archive, name, data, executable=False):
     archive.writestr(info, data)
 
 
-def build_bundle(out, backend="tensorflow", time_limit=DEFAULT_TIME_LIMIT, parts=None, root=PROJECT_ROOT):
+def build_bundle(out, backend="tensorflow", time_limit=None, parts=None, root=PROJECT_ROOT):
     """Writes the Gradescope autograder zip to `out`; returns the names it holds.
 
-    `parts`: grade only these parts (say, an assignment made of the VAE half);
-    None grades all six.
+    `time_limit`: seconds run_autograder allows one submission (default:
+    autograder.limits.gradescope_time_limit()). `parts`: grade only these parts
+    (say, an assignment made of the VAE half); None grades every part.
     """
+    time_limit = gradescope_time_limit() if time_limit is None else time_limit
     from genimg_kit.parts import PARTS
 
     root = pathlib.Path(root)
@@ -193,39 +195,3 @@ def build_bundle(out, backend="tensorflow", time_limit=DEFAULT_TIME_LIMIT, parts
             _add(archive, name, data, executable)
     out.write_bytes(buffer.getvalue())
     return sorted(entries)
-
-
-# --- command line -------------------------------------------------------------
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="genimg-grade gradescope-bundle",
-        description="Build the Gradescope autograder zip (setup.sh, run_autograder, pinned "
-                    "requirements, the project's source).")
-    parser.add_argument("out", metavar="OUT.zip", help="where to write the zip")
-    parser.add_argument("--backend", choices=["jax", "tensorflow"], default="tensorflow",
-                        help="Keras backend the submissions are graded on (default tensorflow: "
-                             "faster on Gradescope's CPUs)")
-    parser.add_argument("--time-limit", type=int, default=DEFAULT_TIME_LIMIT, metavar="S",
-                        help=f"seconds run_autograder allows one submission (default {DEFAULT_TIME_LIMIT}); "
-                             "keep it below the assignment's Gradescope timeout")
-    parser.add_argument("--parts", type=lambda s: s.split(","), metavar="P1,P2",
-                        help="grade only these parts (default: all six)")
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        names = build_bundle(args.out, backend=args.backend, time_limit=args.time_limit, parts=args.parts)
-    except BundleError as error:
-        print(f"genimg-grade gradescope-bundle: {error}", file=sys.stderr)
-        return 2
-    pins = sum(1 for line in zipfile.ZipFile(args.out).read("requirements.txt").decode().splitlines()
-               if line and not line.startswith("#"))
-    print(f"wrote {args.out}: {len(names)} files, {pins} pinned requirements, backend {args.backend}, "
-          f"time limit {args.time_limit} s")
-    print("Upload it as the assignment's autograder (Configure Autograder > Zip file upload); "
-          "give the container at least 2 GB of memory.")
-    return 0

@@ -51,8 +51,9 @@ class _CappedReader(threading.Thread):
 
 
 class Sandbox:
-    def __init__(self, backend, memory_mb=4096, output_limit=20_000, startup_timeout=180):
-        self.backend, self.memory_mb = backend, memory_mb
+    def __init__(self, backend, limits):
+        """Starts the child under `limits` (autograder.limits.Limits)."""
+        self.backend, self.memory_mb = backend, limits.memory_mb
         self.death = None  # why the child died, once it has
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
@@ -64,17 +65,18 @@ class Sandbox:
         )
         os.close(write_fd)
         self.answers = os.fdopen(read_fd, "rb", buffering=0)
-        self.stdout = _CappedReader(self.process.stdout, output_limit)
-        self.stderr = _CappedReader(self.process.stderr, output_limit)
+        self.stdout = _CappedReader(self.process.stdout, limits.output_bytes)
+        self.stderr = _CappedReader(self.process.stderr, limits.output_bytes)
         self.stdout.start(), self.stderr.start()
         self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watchdog.start()
         try:
-            ready, _ = self._receive(startup_timeout)
+            ready, _ = self._receive(limits.start_seconds)
         except SubmissionDied as error:
             self.close()
             raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
         self.accelerator = ready.get("accelerator", "cpu")  # "gpu" when Keras computes on one
+        self.memory_mb = limits.memory_for(self.accelerator)
 
     # --- limits ---------------------------------------------------------
 
@@ -184,9 +186,10 @@ class RemoteSubject:
     def __init__(self, sandbox, deadline, seed=0, profile="cpu"):
         self.sandbox, self.deadline, self.seed, self.profile = sandbox, deadline, seed, profile
 
-    def probe(self, probe_name, **arrays):
+    def probe(self, probe, **arrays):
+        """Runs `probe` (a function of genimg_kit.probes) in the sandbox, by its name."""
         timeout = max(self.deadline - time.monotonic(), 0.1)
-        message = {"op": "probe", "probe": probe_name, "seed": self.seed,
+        message = {"op": "probe", "probe": probe.__name__, "seed": self.seed,
                    "arrays": {k: np.asarray(v) for k, v in arrays.items()}}
         header, result = self.sandbox.request(message, timeout)
         if header["status"] == "missing":

@@ -23,6 +23,8 @@ import pathlib
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
+from autograder.record import Note
+
 # Calls allowed in a kept assignment: constructors of constants, nothing that
 # loads data, builds or trains a model.
 ALLOWED_CALLS = {
@@ -47,7 +49,7 @@ class Unit:
 @dataclasses.dataclass
 class Submission:
     units: list
-    skipped: list  # human-readable notes on what was left out and why
+    skipped: list  # Notes: what was left out and why
 
 
 def _call_name(call):
@@ -84,8 +86,8 @@ def units_from_source(source, origin):
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
-        return [], [f"{origin}: syntax error on line {error.lineno} ({error.msg}); the whole "
-                    "cell/file was skipped"]
+        return [], [Note("load_error", f"{origin}: syntax error on line {error.lineno} ({error.msg}); "
+                                       "the whole cell/file was skipped")]
     units, skipped = [], []
     lines = source.splitlines()
     for node in tree.body:
@@ -95,7 +97,7 @@ def units_from_source(source, origin):
                               or "\n".join(lines[node.lineno - 1:node.end_lineno])))
         else:
             first = lines[node.lineno - 1].strip()
-            skipped.append(f"{label}: not run ({first[:60]})")
+            skipped.append(Note("skipped", f"{label}: not run ({first[:60]})"))
     return units, skipped
 
 

@@ -1,70 +1,72 @@
-"""Writers: one GradeResult out to people, Gradescope and GitHub Classroom."""
+"""Writers: one GradeRecord out to people, Gradescope and GitHub Classroom.
+
+One formatter per output, and one text per failed check
+(`genimg_kit.checks.report.check_details`) shared by all of them.
+"""
 
 import base64
 import json
 
-from genimg_kit.checks.report import format_part
+from genimg_kit.checks.battery import battery
+from genimg_kit.checks.report import check_details, format_part
 from genimg_kit.parts import PARTS
 
+from autograder.hidden import HIDDEN
 
-def text_report(result, show_passed=True):
-    setting = f"backend {result.backend}" + (f", {result.profile} profile" if result.profile else "")
-    lines = [
-        f"genimg grade for {result.submission} ({setting})",
-        f"score: {result.score:.1f}/{result.max_score:.1f}",
-        "",
-    ]
-    for part in result.parts.values():
+
+def text_report(record, show_passed=True):
+    setting = f"backend {record.backend}" + (f", {record.profile} profile" if record.profile else "")
+    lines = [f"genimg grade for {record.submission} ({setting})"]
+    if record.status != "ok":
+        lines.append(f"status: {record.status}: {record.message}")
+    lines += [f"score: {record.score:.1f}/{record.max_score:.1f}", ""]
+    for part in record.parts.values():
         lines += [format_part(part, show_passed), ""]
-    problems = [n for n in result.notes if "not run (" not in n]
-    skipped = len(result.notes) - len(problems)
+    skipped = [n for n in record.notes if n.kind == "skipped"]
     if skipped:
-        lines.append(f"{skipped} top-level statements were not run (training, plotting, downloads; "
+        lines.append(f"{len(skipped)} top-level statements were not run (training, plotting, downloads; "
                      "see the README's grading rule)")
-    lines += problems
-    lines.append(f"graded in {result.seconds:.1f} s")
+    lines += [_note_text(n) for n in record.notes if n.kind != "skipped"]
+    lines.append(f"graded in {record.seconds:.1f} s")
     return "\n".join(lines)
 
 
-def _check_output(check):
-    parts = [check.message] if check.message else []
-    if check.counterexample:
-        parts.append("Counterexample (minimal):\n" + check.counterexample)
-    if check.hint and not check.passed:
-        parts.append("Hint: " + check.hint)
-    return "\n".join(parts) or "passed"
+def _note_text(note):
+    return "the submission printed:\n" + note.text if note.kind == "printed" else note.text
 
 
-def _all_checks(result):
-    for part in result.parts.values():
-        yield from part.checks
+def test_number(check_id):
+    """Gradescope's `number` of a check: its part's place in the points table, then
+    its place in the part's full battery (the same whichever parts are graded)."""
+    part = check_id.split(".", 1)[0]
+    ids = [c.id for c in battery(part, HIDDEN)]
+    return f"{list(PARTS).index(part) + 1}.{ids.index(check_id) + 1}"
 
 
-def gradescope(result):
+def gradescope(record):
     """Gradescope's results.json: one test per check, tagged with its part.
 
     Hidden checks are visible only once the grades are published.
     """
     tests = [
         {
-            "name": f"{c.part}: {c.name}",
-            "number": f"{list(result.parts).index(c.part) + 1}.{i + 1}",
+            "name": f"{c.part}: {c.description}",
+            "number": test_number(c.id),
             "score": c.points,
             "max_score": c.max_points,
             "status": "passed" if c.passed else "failed",
-            "output": _check_output(c),
+            "output": check_details(c),
             "output_format": "text",
             "tags": list(PARTS[c.part].tags),
             "visibility": "after_published" if c.hidden else "visible",
         }
-        for part in result.parts.values()
-        for i, c in enumerate(part.checks)
+        for c in record.checks()
     ]
     return {
         "score": sum(t["score"] for t in tests),
         "max_score": sum(t["max_score"] for t in tests),
-        "execution_time": round(result.seconds, 1),
-        "output": text_report(result, show_passed=False),
+        "execution_time": round(record.seconds, 1),
+        "output": text_report(record, show_passed=False),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -72,19 +74,19 @@ def gradescope(result):
     }
 
 
-def classroom(result):
+def classroom(record):
     """The JSON that GitHub Classroom's grader actions put in their `result` output."""
-    checks = list(_all_checks(result))
+    checks = list(record.checks())
     return {
         "version": 1,
         "status": "pass" if all(c.passed for c in checks) else "fail",
-        "max_score": result.max_score,
+        "max_score": record.max_score,
         "tests": [
             {
-                "name": f"{c.part}: {c.name}",
+                "name": f"{c.part}: {c.description}",
                 "status": "pass" if c.passed else "fail",
                 "score": c.points,
-                "message": _check_output(c),
+                "message": check_details(c),
                 "test_code": f"genimg-grade --parts {c.part}",
                 "filename": "",
                 "line_no": 0,

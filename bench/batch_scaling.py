@@ -32,7 +32,7 @@ import time
 
 import psutil
 
-from autograder import batch
+from autograder import pool
 from genimg_kit.parts import PARTS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -77,20 +77,17 @@ def run_once(submissions, kinds, workers, backend, parts, timeout):
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{backend}-{workers}w-"))
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    rows = batch.run_batch(submissions, out, workers=workers, timeout=timeout, backend=backend,
-                           parts=parts, force=True, progress=False)
+    records = pool.run_batch(submissions, out, workers=workers, timeout=timeout, backend=backend,
+                             parts=parts, force=True, progress=False)
     wall = time.perf_counter() - started
-    graded = {}
-    for row in rows:
-        data = batch.read_results(out / row["student"] / batch.RESULTS_NAME)
-        graded[row["student"]] = float(data.get("execution_time", 0.0)) if data else 0.0
     result = {
         "wall": wall,
         "load": (load_before, os.getloadavg()[0]),  # 1-minute load average, start and end
-        "rows": rows,
-        "grade_seconds": graded,  # inside grade(), per student
-        "statuses": sorted({row["status"] for row in rows}),
-        "scores": {k: statistics.median(float(r["score"]) for r in rows if kinds[r["student"]] == k)
+        "records": records,
+        # Inside grade(), per student: the worker's record says (a timed-out one, the wall seconds).
+        "grade_seconds": {student: record.seconds for student, record in records.items()},
+        "statuses": sorted({record.status for record in records.values()}),
+        "scores": {k: statistics.median(r.score for s, r in records.items() if kinds[s] == k)
                    for k in set(kinds.values())},
     }
     shutil.rmtree(out, ignore_errors=True)
@@ -114,7 +111,9 @@ def main(argv=None):
     parser.add_argument("--backends", default="tensorflow,jax")
     parser.add_argument("--parts", type=lambda s: s.split(","), help="grade only these parts (default all)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per configuration (median reported)")
-    parser.add_argument("--timeout", type=float, default=batch.DEFAULT_TIMEOUT)
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per submission (default: computed from the part limits, "
+                             "autograder.pool.default_timeout)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     workers_list = [int(w) for w in args.workers.split(",")]

@@ -19,8 +19,9 @@ import numpy as np
 
 import genimg_ref.diffusion
 import genimg_ref.vae
-from genimg_kit import probes
 from genimg_kit.checks import convergence
+from genimg_kit.probes import convergence as training
+from genimg_kit.probes.device import accelerator
 
 ANSWER_KEY = {**vars(genimg_ref.vae), **vars(genimg_ref.diffusion)}
 
@@ -35,7 +36,7 @@ def train(probe, seed, *args, **kwargs):
 
 def vae_row(profile, seed):
     digits = convergence.digits(profile.name)
-    out, seconds = train(probes.train_vae, seed, digits, **profile.vae_budget)
+    out, seconds = train(training.train_vae, seed, digits, **profile.vae_budget)
     shown = digits[: len(out["reconstructions"])]
     mse = float(np.mean((out["reconstructions"] - shown) ** 2))
     mean_image_mse = float(np.mean((shown.mean(0) - shown) ** 2))
@@ -46,7 +47,7 @@ def vae_row(profile, seed):
 
 def diffusion_row(profile, seed):
     flowers = convergence.flowers(profile.name)
-    out, seconds = train(probes.train_diffusion, seed, flowers, **profile.diffusion_budget)
+    out, seconds = train(training.train_diffusion, seed, flowers, **profile.diffusion_budget)
     before = convergence.statistics_distance(out["untrained"], flowers)
     after = convergence.statistics_distance(out["generated"], flowers)
     return (f"| {keras.backend.backend()} seed {seed} | {out['loss'][-1]:.3f} | "
@@ -62,7 +63,7 @@ def main():
     profile = convergence.PROFILES[args.profile]
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"profile {profile.name}, backend {keras.backend.backend()}, {os.cpu_count()} CPUs, "
-          f"accelerator {probes.accelerator()}", flush=True)
+          f"accelerator {accelerator()}", flush=True)
     if "vae" in args.models:
         print("\n| VAE run | loss, first / last epoch | mean KL, first / last epoch | "
               "reconstruction MSE vs mean image | seconds |\n|---|---|---|---|---|", flush=True)

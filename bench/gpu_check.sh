@@ -56,7 +56,7 @@ step() {  # step SECONDS TITLE COMMAND...: run, time, and append its output to t
 gpu_backends=()
 for backend in jax tensorflow; do
   seen=$(KERAS_BACKEND=$backend timeout 120 python3 -c \
-    "from genimg_kit.probes import accelerator; print(accelerator())" 2>/dev/null | tail -1)
+    "from genimg_kit.probes.device import accelerator; print(accelerator())" 2>/dev/null | tail -1)
   if [ "$seen" != gpu ]; then
     echo "## $backend: no GPU visible to this backend (${seen:-import failed}); skipped" >>"$figures"
     continue

@@ -35,9 +35,9 @@ def cli_seconds(backend, profile):
 def breakdown(backend, profile):
     code = (
         "import time, json; t = time.perf_counter()\n"
-        "from autograder.grade import Limits, grade\n"
+        "import pathlib, genimg_ref\nfrom autograder.grade import grade\nfrom autograder.limits import Limits\n"
         "imports = time.perf_counter() - t\n"
-        "r = grade(__import__('autograder.cli').cli.DEFAULT_SUBMISSION, backend=%r, limits=Limits(profile=%r))\n"
+        "r = grade(pathlib.Path(genimg_ref.__file__).parent, backend=%r, limits=Limits(profile=%r))\n"
         "print(json.dumps(dict(r.timings, **{'grader imports': imports, 'total': r.seconds + imports})))\n"
     ) % (backend, profile)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -57,7 +57,7 @@ def main():
         assert all(score == 100 for _, score in runs), runs
         walls[backend] = [s for s, _ in runs]
         stages[backend] = breakdown(backend, args.profile)
-    print(f"| stage | " + " | ".join(backends) + " |")
+    print("| stage | " + " | ".join(backends) + " |")
     print("|---|" + "---|" * len(backends))
     print("| `genimg-grade` wall, median of %d | " % args.repeats
           + " | ".join(f"{statistics.median(walls[b]):.1f} s" for b in backends) + " |")

@@ -6,10 +6,12 @@ tests assert each replacement still applies, so the catalogue cannot rot
 silently when the reference changes.
 """
 
+import ast
 import dataclasses
 import pathlib
 
 import genimg_ref
+from genimg_kit.parts import GRADED_NAMES
 
 REFERENCE = pathlib.Path(genimg_ref.__file__).parent
 MODULE_OF_PART = {
@@ -23,18 +25,70 @@ MODULE_OF_PART = {
     "diffusion_convergence": "diffusion.py",
 }
 
-GRADED_PIECES_END = {
-    # Only the graded pieces are needed; the rest of each module (models, training) is skipped.
-    "vae.py": "\n\ndef build_vae",
-    "diffusion.py": "\n\nclass DiffusionModel",
-    "text_to_image.py": "\n\ndef interpolate_text_embeddings",
-}
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _is_constant(node):
+    """A top-level `NAME = <literal>` (or annotated) assignment."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        return False
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    if not all(isinstance(t, ast.Name) for t in targets):
+        return False
+    try:
+        ast.literal_eval(node.value)
+    except ValueError:
+        return False
+    return True
+
+
+def _graded_definitions(tree):
+    """The top-level names to keep: the graded ones defined here, and the
+    top-level functions they call, transitively."""
+    definitions = {n.name: n for n in tree.body if isinstance(n, DEFINITIONS)}
+    keep, todo = set(), [name for name in GRADED_NAMES if name in definitions]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        todo.extend(node.func.id for node in ast.walk(definitions[name])
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and isinstance(definitions.get(node.func.id), (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return keep
 
 
 def reference_source(module):
+    """The graded pieces of a reference module, as a submission would hold them.
+
+    Kept, in the module's order and as written (comments just above
+    included): its imports, its top-level constants, and the definitions of
+    the graded names (genimg_kit.parts.GRADED_NAMES) with the top-level
+    helper functions they call. The rest of each module (models, training)
+    is skipped.
+    """
     source = (REFERENCE / module).read_text()
-    end = GRADED_PIECES_END[module]
-    return source[: source.index(end)] if end in source else source
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    keep = _graded_definitions(tree)
+    pieces = []
+    for node in tree.body:
+        if not (isinstance(node, (ast.Import, ast.ImportFrom)) or _is_constant(node)
+                or (isinstance(node, DEFINITIONS) and node.name in keep)):
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        while start > 1 and lines[start - 2].lstrip().startswith("#"):
+            start -= 1
+        pieces.append("".join(lines[start - 1:node.end_lineno]))
+    # Imports one after another, everything else two blank lines apart.
+    text = ""
+    for previous, piece in zip([None] + pieces, pieces):
+        if previous is not None:
+            both_imports = piece.lstrip().startswith(("import ", "from ")) and \
+                previous.lstrip().startswith(("import ", "from "))
+            text += "" if both_imports else "\n\n"
+        text += piece if piece.endswith("\n") else piece + "\n"
+    return text
 
 
 @dataclasses.dataclass(frozen=True)

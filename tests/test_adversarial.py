@@ -6,7 +6,8 @@ import json
 import pytest
 
 from autograder import cli
-from autograder.grade import Limits, grade
+from autograder.grade import grade
+from autograder.limits import Limits
 from genimg_kit.parts import part_points
 from tests.mutants import reference_source
 
@@ -66,7 +67,7 @@ def test_patching_numpy_and_keras_in_the_submission_changes_nothing(tmp_path):
 def test_answer_key_and_grader_cannot_be_imported(tmp_path):
     result = run(tmp_path, "from genimg_ref.vae import kl_loss\n")
     assert_honest(result, "not defined")
-    assert any("may not import 'genimg_ref" in n for n in result.notes)
+    assert any("may not import 'genimg_ref" in n.text for n in result.notes)
     inside = ("def kl_loss(z_mean, z_log_var):\n    import importlib\n"
               "    return importlib.import_module('autograder.hidden').kl_loss\n")
     assert_honest(run(tmp_path, inside), "may not import 'autograder")
@@ -103,5 +104,5 @@ def test_flooding_stdout_is_capped(tmp_path):
             "    return -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)\n")
     result = run(tmp_path, stub)
     assert result.parts["kl_loss"].points == pytest.approx(part_points("kl_loss"))
-    printed = next(n for n in result.notes if n.startswith("the submission printed"))
-    assert len(printed) < 5000
+    printed = next(n for n in result.notes if n.kind == "printed")
+    assert len(printed.text) < 5000

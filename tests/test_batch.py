@@ -6,6 +6,7 @@ output. The backend is $KERAS_BACKEND (the suite runs under both).
 """
 
 import csv
+import dataclasses
 import json
 import os
 import pathlib
@@ -16,7 +17,11 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
-from autograder import batch, cli  # noqa: E402
+from autograder import cli, pool  # noqa: E402
+from autograder.grade import failed_record  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
+from autograder.record import GradeRecord  # noqa: E402
+from genimg_kit.checks.core import PartResult  # noqa: E402
 from genimg_kit.parts import PARTS as PARTS_TABLE  # noqa: E402
 from genimg_kit.parts import part_points  # noqa: E402
 
@@ -29,7 +34,7 @@ PARTS = ["kl_loss"]
 
 
 def read_summary(out):
-    with open(out / batch.SUMMARY_NAME, newline="") as f:
+    with open(out / pool.SUMMARY_NAME, newline="") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
@@ -49,19 +54,20 @@ def graded(tmp_path_factory):
     write(submissions, "notes.txt", "not a submission: ignored")
     write(submissions, ".DS_Store", "ignored")
     started = time.monotonic()
-    rows = batch.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
-                           parts=PARTS, progress=False)
-    return submissions, out, rows, time.monotonic() - started
+    records = pool.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
+                             parts=PARTS, progress=False)
+    return submissions, out, records, time.monotonic() - started
 
 
 def test_summary_has_one_row_per_student_with_the_right_status(graded):
-    _, out, rows, _ = graded
+    _, out, records, _ = graded
     summary = read_summary(out)
     assert list(summary) == ["a_hanging", "b_correct", "c_buggy", "d_broken"]
-    assert [row["student"] for row in rows] == list(summary)
+    assert list(records) == list(summary)
     assert {s: row["status"] for s, row in summary.items()} == {
         "a_hanging": "timeout", "b_correct": "ok", "c_buggy": "ok", "d_broken": "error"}
-    with open(out / batch.SUMMARY_NAME, newline="") as f:
+    assert {s: r.status for s, r in records.items()} == {s: row["status"] for s, row in summary.items()}
+    with open(out / pool.SUMMARY_NAME, newline="") as f:
         header = next(csv.reader(f))
     assert header == ["student", "score", *PARTS_TABLE, "status", "seconds"]  # every part of the table
 
@@ -97,18 +103,40 @@ def test_results_json_is_gradescope_format(graded):
     assert correct["extra_data"]["genimg"]["backend"] == BACKEND
     broken = json.loads((out / "d_broken" / "results.json").read_text())
     assert broken["score"] == 0 and "could not be read" in broken["output"]
-    assert (out / batch.LOG_NAME).exists()
+    assert (out / pool.LOG_NAME).exists()
+
+
+def test_the_workers_record_survives_the_trip(graded):
+    _, out, records, _ = graded
+    summary = read_summary(out)
+    for student, record in records.items():
+        assert isinstance(record, GradeRecord) and list(record.parts) == PARTS
+        row = summary[student]
+        # The summary row is the record's part points, and results.json holds the record itself.
+        assert {p: float(row[p]) for p in PARTS} == {p: round(r.points, 2) for p, r in record.parts.items()}
+        assert float(row["score"]) == round(record.score, 2) and row["status"] == record.status
+        data = json.loads((out / student / "results.json").read_text())
+        assert data["extra_data"]["genimg"] == record.to_json()
+        assert GradeRecord.from_json(data["extra_data"]["genimg"]).to_json() == record.to_json()
+        assert data["score"] == pytest.approx(record.score, abs=1e-6)
+    correct = records["b_correct"]
+    assert correct.status == "ok" and correct.score == pytest.approx(part_points("kl_loss"))
+    assert all(c.id.startswith("kl_loss.") and c.description for c in correct.checks())
+    assert {c.hidden for c in correct.checks()} == {False, True}
+    assert records["c_buggy"].status == "ok" and 0 < records["c_buggy"].score < correct.score
+    assert "could not be read" in records["d_broken"].message
+    assert f"longer than {TIMEOUT:g} s" in records["a_hanging"].message
 
 
 def test_resume_skips_students_already_graded(graded):
     submissions, out, _, _ = graded
     before, summary_before = mtimes(out), read_summary(out)
     started = time.monotonic()
-    rows = batch.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
-                           parts=PARTS, progress=False)
+    records = pool.run_batch(submissions, out, workers=2, timeout=TIMEOUT, backend=BACKEND,
+                             parts=PARTS, progress=False)
     assert time.monotonic() - started < 10  # no worker even started
     assert mtimes(out) == before
-    assert read_summary(out) == summary_before and len(rows) == 4
+    assert read_summary(out) == summary_before and len(records) == 4
 
 
 def test_force_regrades_and_summary_covers_every_result(graded, tmp_path, capsys):
@@ -141,31 +169,53 @@ def test_find_submissions_ids_and_clashes(tmp_path):
     write(tmp_path, "carol.py", "")
     write(tmp_path, "readme.md", "")
     write(tmp_path, "__pycache__/x.pyc", "")
-    assert [s for s, _ in batch.find_submissions(tmp_path)] == ["alice", "bob", "carol"]
+    assert [s for s, _ in pool.find_submissions(tmp_path)] == ["alice", "bob", "carol"]
     write(tmp_path, "alice.py", "")
-    with pytest.raises(batch.BatchError, match="alice"):
-        batch.find_submissions(tmp_path)
+    with pytest.raises(pool.BatchError, match="alice"):
+        pool.find_submissions(tmp_path)
     assert cli.main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
 
 
-def test_retry_failed_and_summary_from_plain_gradescope_results(tmp_path):
+def test_retry_failed_and_results_without_a_grade_record_are_not_summarised(tmp_path):
     out = tmp_path / "out"
-    batch.record(out, "timed", "timed.py", "timeout", 99.0, PARTS, BACKEND, message="too slow")
-    batch.record(out, "fine", "fine.py", "ok", 5.0, PARTS, BACKEND,
-                 outcome={"results": {"score": 3.0, "tests": []}, "parts": {"kl_loss": 3.0}})
-    # A results.json without the batch's record (say, downloaded from Gradescope).
+    pool.write_result(out, "timed", failed_record("timed.py", BACKEND, PARTS, "timeout", "too slow", 99.0))
+    # Graded "ok": the first check of kl_loss's battery passed, the others failed.
+    checks = failed_record("fine.py", BACKEND, PARTS, "ok", "").parts["kl_loss"].checks
+    checks = [dataclasses.replace(checks[0], passed=True, points=checks[0].max_points, message=""), *checks[1:]]
+    fine = GradeRecord("fine.py", BACKEND, {"kl_loss": PartResult("kl_loss", checks)}, seconds=5.0)
+    points = round(checks[0].max_points, 2)
+    pool.write_result(out, "fine", fine)
+    # A results.json without the pool's grade record (say, downloaded from Gradescope) ...
     write(out, "plain/results.json", json.dumps({"score": 7.5, "execution_time": 12.0, "tests": [
         {"name": "kl_loss: a", "score": 5.0, "max_score": 5, "tags": ["kl_loss"]},
         {"name": "slerp: b", "score": 2.5, "max_score": 5, "tags": ["slerp"]}]}))
+    # ... or with something else in its place (an older batch's record, a planted file).
+    write(out, "other/results.json", json.dumps({"score": 24.0, "tests": [], "extra_data": {
+        "genimg": {"status": "ok", "parts": {"kl_loss": 12.0, "slerp": 12.0}}}}))
     write(out, "corrupt/results.json", "{")
-    assert not batch.needs_grading(out, "timed")
-    assert batch.needs_grading(out, "timed", retry_failed=True)
-    assert not batch.needs_grading(out, "fine", retry_failed=True)
-    assert batch.needs_grading(out, "fine", force=True)
-    assert batch.needs_grading(out, "corrupt") and batch.needs_grading(out, "nobody")
-    rows = {row["student"]: row for row in batch.write_summary(out)}
-    assert set(rows) == {"timed", "fine", "plain"}
-    assert rows["timed"]["status"] == "timeout" and rows["timed"]["seconds"] == 99.0
-    expected = {"student": "plain", "score": 7.5, **{part: "" for part in PARTS_TABLE},
-                "kl_loss": 5.0, "slerp": 2.5, "status": "ok", "seconds": 12.0}
-    assert rows["plain"] == expected
+    assert not pool.needs_grading(out, "timed")
+    assert pool.needs_grading(out, "timed", retry_failed=True)
+    assert not pool.needs_grading(out, "fine", retry_failed=True)
+    assert pool.needs_grading(out, "fine", force=True)
+    assert pool.needs_grading(out, "corrupt") and pool.needs_grading(out, "nobody")
+    # Scores are never re-derived from Gradescope's tests: these must be graded.
+    assert pool.needs_grading(out, "plain") and pool.needs_grading(out, "other")
+    records = pool.write_summary(out)
+    assert list(records) == ["fine", "timed"]
+    assert records["fine"].to_json() == fine.to_json()
+    rows = read_summary(out)
+    assert set(rows) == {"timed", "fine"}
+    assert rows["timed"]["status"] == "timeout" and float(rows["timed"]["seconds"]) == 99.0
+    assert float(rows["timed"]["score"]) == float(rows["timed"]["kl_loss"]) == 0.0
+    expected = {"student": "fine", "score": points, **{part: "" for part in PARTS_TABLE},
+                "kl_loss": points, "status": "ok", "seconds": 5.0}
+    assert pool.summary_row("fine", fine) == expected
+    assert rows["fine"] == {k: str(v) for k, v in expected.items()}
+
+
+def test_default_timeout_is_computed_from_the_limits_used():
+    assert pool.default_timeout() == Limits().submission_seconds()
+    cpu = Limits(profile="cpu", part_seconds=30.0)
+    assert pool.default_timeout(cpu, PARTS) == cpu.submission_seconds(PARTS)
+    assert pool.default_timeout({"part_seconds": 30.0}, PARTS) == Limits(part_seconds=30.0).submission_seconds(PARTS)
+    assert pool.default_workers() == max(1, (os.cpu_count() or 2) // 2)

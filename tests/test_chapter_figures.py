@@ -19,7 +19,6 @@ import os
 import re
 
 import keras
-import numpy as np
 import pytest
 from PIL import Image
 

@@ -4,8 +4,9 @@ correct variants, in this process (the sandbox is tested in test_grader)."""
 import keras
 import pytest
 
-import autograder.hidden  # noqa: F401  (registers the hidden checks)
-from genimg_kit.checks.core import LocalSubject, run_part
+from autograder.hidden import HIDDEN
+from genimg_kit.checks.battery import run_part
+from genimg_kit.checks.core import LocalSubject
 from genimg_kit.parts import PARTS, part_points
 from tests.mutants import CORRECT_VARIANTS, MODULE_OF_PART, MUTANTS, TRAINING_MUTANTS, reference_source
 
@@ -19,14 +20,14 @@ def namespace_of(source):
 
 @pytest.mark.parametrize("part", list(PARTS))
 def test_reference_scores_full_points(part):
-    result = run_part(part, LocalSubject(namespace_of(reference_source(MODULE_OF_PART[part]))))
-    failed = [(c.name, c.message) for c in result.checks if not c.passed]
+    result = run_part(part, LocalSubject(namespace_of(reference_source(MODULE_OF_PART[part]))), HIDDEN)
+    failed = [(c.id, c.message) for c in result.checks if not c.passed]
     assert result.points == pytest.approx(part_points(part)), failed
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_mutant_loses_points(mutant):
-    result = run_part(mutant.part, LocalSubject(namespace_of(mutant.source())))
+    result = run_part(mutant.part, LocalSubject(namespace_of(mutant.source())), HIDDEN)
     assert result.points < part_points(mutant.part) - 1e-6, "the battery did not catch this bug"
     failed = [c for c in result.checks if not c.passed]
     assert all(c.message for c in failed), "every failed check says what went wrong"
@@ -35,17 +36,17 @@ def test_mutant_loses_points(mutant):
 @pytest.mark.parametrize("variant", CORRECT_VARIANTS, ids=[f"{p}: {t}" for p, t, _ in CORRECT_VARIANTS])
 def test_correct_variant_keeps_full_points(variant):
     part, _, source = variant
-    result = run_part(part, LocalSubject(namespace_of(source)))
-    failed = [(c.name, c.message, c.counterexample) for c in result.checks if not c.passed]
+    result = run_part(part, LocalSubject(namespace_of(source)), HIDDEN)
+    failed = [(c.id, c.message, c.counterexample) for c in result.checks if not c.passed]
     assert result.points == pytest.approx(part_points(part)), failed
 
 
 @pytest.mark.parametrize("mutant", TRAINING_MUTANTS, ids=[m.id for m in TRAINING_MUTANTS])
 def test_training_only_bug_passes_properties_and_fails_convergence(mutant):
     namespace = namespace_of(mutant.source())
-    properties = run_part(mutant.part, LocalSubject(namespace))
+    properties = run_part(mutant.part, LocalSubject(namespace), HIDDEN)
     assert properties.points == pytest.approx(part_points(mutant.part)), "not a training-only bug"
-    convergence = run_part(mutant.loses, LocalSubject(namespace))
+    convergence = run_part(mutant.loses, LocalSubject(namespace), HIDDEN)
     assert convergence.points < part_points(mutant.loses) - 1e-6, "convergence did not catch it"
 
 
@@ -57,7 +58,7 @@ def test_catalogue_size():
 
 def test_public_checks_alone_pass_the_reference_and_report_counterexamples():
     namespace = namespace_of(reference_source("vae.py").replace("-0.5 * (", "0.5 * ("))
-    result = run_part("kl_loss", LocalSubject(namespace), include_hidden=False)
+    result = run_part("kl_loss", LocalSubject(namespace))
     assert all(not c.hidden for c in result.checks)
     failed = [c for c in result.checks if not c.passed]
     assert any("Failing test case" in c.counterexample for c in failed)

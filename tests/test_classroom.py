@@ -57,6 +57,16 @@ def test_workflow_parses_and_follows_the_reporters_conventions(workflow):
     assert reporter.get("if") == "always()"
 
 
+def test_workflow_time_limits_are_the_graders(workflow):
+    from autograder.limits import Limits, classroom_job_minutes, classroom_step_minutes
+
+    job = workflow["jobs"]["run-autograding-tests"]
+    limits = Limits()
+    assert grading_step(workflow)["timeout-minutes"] == classroom_step_minutes(limits)
+    assert job["timeout-minutes"] == classroom_job_minutes(limits)
+    assert grading_step(workflow)["timeout-minutes"] * 60 >= limits.submission_seconds()
+
+
 def run_grading_step(workflow, tmp_path, submission, path=None):
     """Runs the step's script like Actions does; returns (decoded output, gradescope json or None)."""
     output = tmp_path / "github_output"

@@ -87,7 +87,7 @@ def test_notebook_grades_definitions_without_running_training_or_plots(tmp_path)
     path = write_py(tmp_path, source, "student.ipynb")
     result = grade(path, parts=["kl_loss", "sampler"])
     assert result.score == pytest.approx(part_points("kl_loss") + part_points("sampler"))
-    notes = "\n".join(result.notes)
+    notes = "\n".join(n.text for n in result.notes)
     assert "syntax error" in notes and "vae.fit" in notes and "plt.show" in notes
 
 

@@ -2,7 +2,7 @@
 
 One real nbgrader course, built once for the module: a small notebook of
 our own (kl_loss and diffusion_schedule, each a solution cell plus a locked
-`check_<part>` cell worth 15 that calls `self_check`), `nbgrader
+`check_<part>` cell worth the part's points that calls `self_check`), `nbgrader
 generate_assignment`, one submission per student, `nbgrader autograde` once,
 then `genimg-grade reconcile` once, then `nbgrader export` and
 `nbgrader generate_feedback` for one student. No mocks.
@@ -19,7 +19,6 @@ import copy
 import csv
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import time
@@ -27,7 +26,9 @@ import time
 import nbformat
 import pytest
 
-from autograder import cli, reconcile
+from autograder import cli, course as course_lib
+from autograder.record import GradeRecord
+from genimg_kit.checks.core import CheckResult, PartResult
 from genimg_kit.parts import part_points
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -62,31 +63,34 @@ WRONG_SCHEDULE = "return ops.cos(diffusion_angles), ops.sin(diffusion_angles)"  
 
 CHECK = """\
 from genimg_kit.checks import self_check
+
+hidden_checks = None  # when the notebook is graded, the grader's hidden checks join in here
 ### BEGIN HIDDEN TESTS
-import autograder.hidden
+from autograder.hidden import HIDDEN as hidden_checks
 ### END HIDDEN TESTS
-self_check("{part}", globals())"""
+self_check("{part}", globals(), hidden_checks)"""
 
 # --- the tricks: an extra cell placed right after the kl_loss solution, before any check cell ---
 
 REBIND_FULL = """\
 import sys
 import genimg_kit.checks
+import genimg_kit.checks.battery as battery
 import genimg_kit.checks.core as core
 from genimg_kit.parts import part_points
 
 def _full_points(part, namespace=None, *args, **kwargs):
     return float(part_points(part))
 
-def _all_passed(part, subject=None, include_hidden=True):
-    checks = core.checks_for(part, include_hidden)
+def _all_passed(part, subject=None, hidden=None):
+    checks = battery.battery(part, hidden)
     total = sum(c.weight for c in checks)
     share = lambda c: part_points(part) * c.weight / total
-    return core.PartResult(part, [core.CheckResult(part, c.name, share(c), share(c), True, c.hidden)
-                                  for c in checks])
+    return core.PartResult(part, [core.CheckResult(c.id, part, c.description, share(c), share(c), True,
+                                                   c.hidden) for c in checks])
 
 genimg_kit.checks.self_check = _full_points
-genimg_kit.checks.run_part = core.run_part = _all_passed
+genimg_kit.checks.run_part = battery.run_part = _all_passed
 for _name, _module in list(sys.modules.items()):
     if _name.startswith("genimg_kit.checks") and hasattr(_module, "assert_close"):
         _module.assert_close = lambda *args, **kwargs: None
@@ -95,9 +99,10 @@ for _name, _module in list(sys.modules.items()):
 # None as a test cell's last expression, and nothing printed: nbgrader gives full credit.
 REBIND_NOOP = """\
 import genimg_kit.checks
+import genimg_kit.checks.battery as battery
 import genimg_kit.checks.core as core
 genimg_kit.checks.self_check = lambda *args, **kwargs: None
-core.run_part = lambda *args, **kwargs: None
+genimg_kit.checks.run_part = battery.run_part = lambda *args, **kwargs: None
 core.assert_close = lambda *args, **kwargs: None
 """
 
@@ -106,7 +111,8 @@ import builtins
 import types
 
 _fake = types.ModuleType("genimg_kit.checks")
-_fake.self_check = lambda part, namespace: """ + repr(POINTS) + """
+_fake.self_check = lambda part, namespace, hidden=None: """ + repr(POINTS) + """
+_fake.HIDDEN = None  # what the check cell's hidden block imports from autograder.hidden
 _real_import = builtins.__import__
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
@@ -124,7 +130,7 @@ import types
 import genimg_kit.checks  # the real one first, so that its submodules stay importable
 
 _fake = types.ModuleType("genimg_kit.checks")
-_fake.self_check = lambda part, namespace: """ + repr(POINTS) + """
+_fake.self_check = lambda part, namespace, hidden=None: """ + repr(POINTS) + """
 sys.modules["genimg_kit.checks"] = _fake
 _real_import_module = importlib.import_module
 importlib.import_module = lambda name, package=None: (
@@ -379,8 +385,14 @@ def wrong_scores(course):
     return final(course, "wrong")
 
 
+def part_scores(results):
+    """Points per part of the grade record in a report reconcile wrote."""
+    record = GradeRecord.from_json(json.loads(results.read_text())["extra_data"]["genimg"])
+    return {part: result.points for part, result in record.parts.items()}
+
+
 def _no_reconcile_comment(course, student, part):
-    return reconcile.MARKER not in course["comments"].get((student, part), "")
+    return course_lib.MARKER not in course["comments"].get((student, part), "")
 
 
 # --- the honest students ---------------------------------------------------------------
@@ -430,12 +442,12 @@ def test_every_disagreement_is_flagged_with_the_reason_in_csv_and_gradebook(cour
         kernel, score = in_kernel(course, student)[part], final(course, student)[part]
         assert float(row["in_kernel"]) == pytest.approx(kernel, abs=1e-4)
         assert float(row["isolated"]) == pytest.approx(score, abs=1e-4)
-        disagrees = abs(kernel - score) > reconcile.TOLERANCE
+        disagrees = abs(kernel - score) > course_lib.TOLERANCE
         assert (row["flagged"] == "true") == (disagrees or student == "tamper_submission"), row
         comment = course["comments"][student, part]
         if disagrees:
-            expected = (f"in-kernel score {reconcile._fmt(kernel)} disagreed with the isolated re-grade "
-                        f"{reconcile._fmt(score)}: suspected tampering or non-determinism; "
+            expected = (f"in-kernel score {course_lib._fmt(kernel)} disagreed with the isolated re-grade "
+                        f"{course_lib._fmt(score)}: suspected tampering or non-determinism; "
                         "the isolated score counts")
             assert expected in row["reason"] and expected in comment, (row, comment)
         else:
@@ -444,7 +456,7 @@ def test_every_disagreement_is_flagged_with_the_reason_in_csv_and_gradebook(cour
 
 def test_which_tricks_fooled_the_in_kernel_cells(course):
     wrong_total = sum(in_kernel(course, "wrong").values())
-    fooled = {s for s in TRICKS if sum(in_kernel(course, s).values()) > wrong_total + reconcile.TOLERANCE}
+    fooled = {s for s in TRICKS if sum(in_kernel(course, s).values()) > wrong_total + course_lib.TOLERANCE}
     table = {s: (in_kernel(course, s), final(course, s)) for s in TRICKS}
     print(f"\n[integrity {BACKEND}] in-kernel vs reconciled:\n" + "\n".join(
         f"  {s:18s} in-kernel {sum(k.values()):6.2f}  reconciled {sum(f.values()):6.2f}"
@@ -460,10 +472,10 @@ def test_a_submission_rewritten_during_autograde_is_flagged_and_gets_the_lower_s
     assert submitted.read_bytes() != course["submitted_tamper"], "the trick did not run: the test proves nothing"
     # What the rewritten file alone would have scored: the instructor's solutions, full marks.
     details = course["root"] / "reconcile" / ASSIGNMENT
-    rewritten = json.loads((details / NOTEBOOK / "tamper_submission" / "results.json").read_text())
-    assert rewritten["extra_data"]["genimg"]["parts"] == {p: POINTS for p in PARTS}
-    copy_ = json.loads((details / reconcile.COPIES / NOTEBOOK / "tamper_submission" / "results.json").read_text())
-    assert copy_["extra_data"]["genimg"]["parts"] == pytest.approx(wrong_scores(course), abs=0.01)
+    rewritten = part_scores(details / NOTEBOOK / "tamper_submission" / "results.json")
+    assert rewritten == {p: POINTS for p in PARTS}
+    copy_ = part_scores(details / course_lib.COPIES / NOTEBOOK / "tamper_submission" / "results.json")
+    assert copy_ == pytest.approx(wrong_scores(course), abs=0.01)
     for part in PARTS:
         row = course["rows"]["tamper_submission", part]
         assert row["flagged"] == "true" and "changed after nbgrader autograded it" in row["reason"], row
@@ -476,8 +488,7 @@ def test_planted_result_files_are_never_read_and_are_replaced(course):
     assert (root / "autograded" / "fake_files" / ASSIGNMENT / "results.json").exists()
     # ... and what reconcile wrote where it writes by default is its own.
     details = root / "reconcile" / ASSIGNMENT / NOTEBOOK / "fake_files" / "results.json"
-    genimg = json.loads(details.read_text())["extra_data"]["genimg"]
-    assert genimg["parts"]["kl_loss"] == pytest.approx(final(course, "wrong")["kl_loss"], abs=0.01)
+    assert part_scores(details)["kl_loss"] == pytest.approx(final(course, "wrong")["kl_loss"], abs=0.01)
 
 
 def test_corrupt_notebook_scores_zero_with_the_reason(course):
@@ -519,19 +530,22 @@ def test_reconcile_refuses_an_unknown_assignment_with_status_2(course, capsys):
 
 
 def test_comment_keeps_a_reviewers_text_and_replaces_only_its_own_paragraph():
-    first = reconcile._comment("Nice plots.", "check_kl_loss: 0/15 points. flagged.")
-    assert first == f"Nice plots.\n\n{reconcile.MARKER} check_kl_loss: 0/15 points. flagged."
-    again = reconcile._comment(first, "check_kl_loss: 15/15 points. other.")
-    assert again == f"Nice plots.\n\n{reconcile.MARKER} check_kl_loss: 15/15 points. other."
-    assert reconcile._comment(again, "") == "Nice plots."
-    assert reconcile._comment(f"{reconcile.MARKER} old", "") is None
+    first = course_lib._comment("Nice plots.", "check_kl_loss: 0/15 points. flagged.")
+    assert first == f"Nice plots.\n\n{course_lib.MARKER} check_kl_loss: 0/15 points. flagged."
+    again = course_lib._comment(first, "check_kl_loss: 15/15 points. other.")
+    assert again == f"Nice plots.\n\n{course_lib.MARKER} check_kl_loss: 15/15 points. other."
+    assert course_lib._comment(again, "") == "Nice plots."
+    assert course_lib._comment(f"{course_lib.MARKER} old", "") is None
 
 
 def test_decide_scales_to_the_cells_points_and_flags_beyond_the_tolerance():
-    cell = reconcile.CheckCell(NOTEBOOK, "kl_loss", "check_kl_loss", 30.0, "kl_loss")
-    ok = reconcile.Isolated("ok", {"kl_loss": part_points("kl_loss") / 2})  # half marks
-    assert reconcile.decide(cell, 15.0, ok) == (15.0, False, "")
-    assert reconcile.decide(cell, 15.005, ok)[1] is False
-    score, flagged, reason = reconcile.decide(cell, 30.0, ok)
+    cell = course_lib.CheckCell(NOTEBOOK, "kl_loss", "check_kl_loss", 30.0, "kl_loss")
+    half = part_points("kl_loss") / 2
+    ok = GradeRecord("integrity.ipynb", BACKEND, {"kl_loss": PartResult("kl_loss", [  # half marks
+        CheckResult("kl_loss.a", "kl_loss", "a", half, half, True, False),
+        CheckResult("kl_loss.b", "kl_loss", "b", 0.0, half, False, True)])})
+    assert course_lib.decide(cell, 15.0, ok) == (15.0, False, "")
+    assert course_lib.decide(cell, 15.005, ok)[1] is False
+    score, flagged, reason = course_lib.decide(cell, 30.0, ok)
     assert (score, flagged) == (15.0, True)
     assert "in-kernel score 30 disagreed with the isolated re-grade 15" in reason

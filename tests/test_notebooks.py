@@ -219,9 +219,11 @@ def test_source_cells_follow_the_points_table_and_the_answer_key():
                                            "locked": True, "grade_id": f"check_{part}",
                                            "points": spec.points}
         assert check.source == (
-            "from genimg_kit.checks import self_check\n### BEGIN HIDDEN TESTS\n"
-            "import autograder.hidden  # instructor side only: registers the hidden checks\n"
-            f'### END HIDDEN TESTS\nself_check("{part}", globals())'
+            "from genimg_kit.checks import self_check\n\n"
+            "hidden_checks = None  # when the notebook is graded, the grader's hidden checks join in here\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "from autograder.hidden import HIDDEN as hidden_checks\n"
+            f'### END HIDDEN TESTS\nself_check("{part}", globals(), hidden_checks)'
         )
         if part not in STUBS:
             continue  # a convergence check: no stub of its own
@@ -397,7 +399,7 @@ def test_student_kit_cannot_reach_the_answer_key():
 def test_no_graded_piece_is_defined_in_the_kit():
     """None of the six names is defined at a kit module's top level.
 
-    Two exceptions by construction: `probes.py` and the `checks/` modules have
+    Two exceptions by construction: the `probes/` and `checks/` modules have
     functions named after the parts, but they are the probe or the check *of*
     a part (first parameter `namespace` or `subject`), never the piece.
     """
@@ -406,7 +408,7 @@ def test_no_graded_piece_is_defined_in_the_kit():
     names = set(parts.GRADED_NAMES)
     for path in _kit_files():
         tree = ast.parse(open(path, encoding="utf-8").read())
-        probing = os.sep + "checks" + os.sep in path or path.endswith("probes.py")
+        probing = any(os.sep + folder + os.sep in path for folder in ("checks", "probes"))
         # Top level: DiffusionModel's `denoise` and `generate` methods only
         # delegate to the functions they are given.
         for node in tree.body:

@@ -10,23 +10,25 @@ import pytest
 
 import autograder.grade
 from autograder import cli
-from autograder.grade import Limits, grade
+from autograder.grade import grade
+from autograder.limits import Limits
 from genimg_kit.checks import convergence
+from genimg_kit.checks.battery import run_part
 from genimg_kit.checks.convergence import PROFILES
-from genimg_kit.checks.core import LocalSubject, SubmissionError, run_part
+from genimg_kit.checks.core import LocalSubject, SubmissionError
 from tests.mutants import reference_source
 
 CORRECT_KL = reference_source("vae.py")
 
 
 class RecordingSubject:
-    """Records the training probes a part asks for; the training itself 'fails'."""
+    """Records the training probes a part asks for, by name; the training itself 'fails'."""
 
     def __init__(self, profile):
         self.profile, self.requests = profile, {}
 
-    def probe(self, probe_name, **arrays):
-        self.requests[probe_name] = arrays
+    def probe(self, probe, **arrays):
+        self.requests[probe.__name__] = arrays
         raise SubmissionError("not trained in this test")
 
 
@@ -58,7 +60,8 @@ def test_gpu_profile_trains_the_chapter_sizes_for_longer():
     # The chapter's U-Net: widths (32, 64, 96, 128), block depth 2, 32 px in the fast run.
     assert gpu.diffusion_budget["widths"].tolist() == [32, 64, 96, 128]
     assert gpu.diffusion_budget["block_depth"] == 2 and gpu.flower_size >= 32
-    assert gpu.part_seconds > cpu.part_seconds
+    limits = Limits()
+    assert limits.seconds_for("vae_convergence", gpu.name) > limits.seconds_for("vae_convergence", cpu.name)
 
 
 @pytest.fixture
@@ -85,9 +88,16 @@ class GpuSandbox(autograder.grade.Sandbox):
     started = []
 
     def __init__(self, *args, **kwargs):
+        self.ready = False
         super().__init__(*args, **kwargs)
-        self.accelerator = "gpu"
         self.started.append(self)
+
+    def _receive(self, timeout):
+        header, arrays = super()._receive(timeout)
+        if not self.ready:  # the child's first message says which device it computes on
+            self.ready = True
+            header = dict(header, accelerator="gpu")
+        return header, arrays
 
 
 @pytest.mark.parametrize("sandbox, asked, expected", [
@@ -110,7 +120,7 @@ def test_a_gpu_sandbox_gets_room_for_the_cuda_runtime(tmp_path, monkeypatch):
     path.write_text(CORRECT_KL)
     GpuSandbox.started.clear()
     grade(path, parts=["kl_loss"], limits=Limits(memory_mb=3000))
-    assert [s.memory_mb for s in GpuSandbox.started] == [3000 + autograder.grade.GPU_RUNTIME_MB]
+    assert [s.memory_mb for s in GpuSandbox.started] == [3000 + Limits().gpu_runtime_mb]
 
 
 def test_unknown_profile_is_refused_before_grading(tmp_path):
@@ -144,16 +154,17 @@ def test_gpu_check_skips_backends_without_a_gpu_and_still_writes_its_figures(tmp
 def test_reconcile_regrades_with_the_profile_of_the_notebook_check_cells(monkeypatch):
     # On a GPU machine `auto` would pick gpu, whose bands differ from those the
     # in-kernel check cells used, and every honest convergence cell could be flagged.
-    from autograder import reconcile
+    from autograder import course
+    from autograder.apps import reconcile
 
     asked = {}
 
     def stop(course_dir, assignment, out, **kwargs):
         asked.update(kwargs)
-        raise reconcile.ReconcileError("stopped by the test")
+        raise course.ReconcileError("stopped by the test")
 
-    monkeypatch.setattr(reconcile, "reconcile", stop)
+    monkeypatch.setattr(course, "reconcile", stop)
     assert reconcile.main(["course", "ch17"]) == 2
-    assert asked["limits"]["profile"] == LocalSubject.profile == "cpu"
+    assert asked["limits"].profile == LocalSubject.profile == "cpu"
     with pytest.raises(SystemExit):
         reconcile.main(["course", "ch17", "--profile", "gpu"])

@@ -5,25 +5,19 @@ part against the notebook's own definitions and prints what failed, with the
 minimal counterexample Hypothesis found.
 """
 
-from genimg_kit.checks import (  # noqa: F401  (importing registers the checks)
-    convergence,
-    denoise,
-    diffusion_schedule,
-    generate,
-    kl_loss,
-    sampler,
-    slerp,
-)
-from genimg_kit.checks.core import LocalSubject, run_part
+from genimg_kit.checks.battery import run_part
+from genimg_kit.checks.core import LocalSubject
 from genimg_kit.checks.report import format_part
 
 
-def self_check(part, namespace):
+def self_check(part, namespace, hidden=None):
     """Runs `part`'s checks on the definitions in `namespace`; returns the points.
 
-    Prints a verdict per check. The returned number makes a notebook test cell
-    give partial credit.
+    `hidden`: the grader's hidden checks (autograder.hidden.HIDDEN), which an
+    nbgrader test cell passes when the notebook is graded. Prints a verdict
+    per check; the returned number makes a notebook test cell give partial
+    credit.
     """
-    result = run_part(part, LocalSubject(namespace))
+    result = run_part(part, LocalSubject(namespace), hidden)
     print(format_part(result))
     return result.points

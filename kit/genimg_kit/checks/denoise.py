@@ -1,11 +1,11 @@
 """Public checks of `denoise`: split noisy images into images and noise."""
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import GRADING_SETTINGS, assert_close, check
+from genimg_kit.checks.core import assert_close, check
 from genimg_kit.checks.strategies import float_arrays, floats
+from genimg_kit.probes import denoise as probes
 
 
 @st.composite
@@ -22,37 +22,32 @@ def forward_process(draw):
 
 
 def run(subject, noisy, noise_rates, signal_rates, noise_mask):
-    return subject.probe("denoise", noisy_images=noisy, noise_rates=noise_rates,
+    return subject.probe(probes.denoise, noisy_images=noisy, noise_rates=noise_rates,
                          signal_rates=signal_rates, noise_mask=noise_mask)
 
 
 @check("denoise", "calls denoising_model once with [noisy_images, noise_rates]",
-       hint="the network is conditioned on the noise rates: denoising_model([noisy_images, noise_rates])")
-def network_inputs(subject):
-    @GRADING_SETTINGS
-    @given(forward_process())
-    def prop(process):
-        _, noise, noisy, noise_rates, signal_rates = process
-        out = run(subject, noisy, noise_rates, signal_rates, noise)
-        assert int(out["network_calls"]) == 1, (
-            f"expected one call of denoising_model, got {int(out['network_calls'])}"
-        )
-        assert_close(out["seen_images"], noisy, "first network input (should be noisy_images)")
-        assert_close(out["seen_rates"], noise_rates, "second network input (should be noise_rates)")
-
-    prop()
+       hint="the network is conditioned on the noise rates: denoising_model([noisy_images, noise_rates])",
+       given=forward_process())
+def network_inputs(subject, process):
+    _, noise, noisy, noise_rates, signal_rates = process
+    out = run(subject, noisy, noise_rates, signal_rates, noise)
+    assert int(out["network_calls"]) == 1, (
+        f"expected one call of denoising_model, got {int(out['network_calls'])}"
+    )
+    assert_close(out["seen_images"], noisy, "first network input (should be noisy_images)")
+    assert_close(out["seen_rates"], noise_rates, "second network input (should be noise_rates)")
 
 
 @check("denoise", "with a perfect noise predictor, returns (clean images, that noise)", weight=2.0,
        hint="noisy = signal_rate * image + noise_rate * noise: solve for the image; "
-            "return (pred_images, pred_noise_masks) in that order")
-def inverts_forward_process(subject):
-    @GRADING_SETTINGS
-    @given(forward_process())
-    def prop(process):
-        images, noise, noisy, noise_rates, signal_rates = process
-        out = run(subject, noisy, noise_rates, signal_rates, noise)
-        assert_close(out["first"], images, "pred_images (first output)", rtol=1e-3, atol=1e-3)
-        assert_close(out["second"], noise, "pred_noise_masks (second output)")
+            "return (pred_images, pred_noise_masks) in that order",
+       given=forward_process())
+def inverts_forward_process(subject, process):
+    images, noise, noisy, noise_rates, signal_rates = process
+    out = run(subject, noisy, noise_rates, signal_rates, noise)
+    assert_close(out["first"], images, "pred_images (first output)", rtol=1e-3, atol=1e-3)
+    assert_close(out["second"], noise, "pred_noise_masks (second output)")
 
-    prop()
+
+CHECKS = (network_inputs, inverts_forward_process)

@@ -1,45 +1,37 @@
 """Public checks of `kl_loss`: KL(N(mu, sigma^2) || N(0, I)) per example."""
 
 import numpy as np
-from hypothesis import given
 
-from genimg_kit.checks.core import GRADING_SETTINGS, check
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import mean_and_log_var
+from genimg_kit.probes import kl_loss as probes
 
 
 def kl(subject, z_mean, z_log_var):
-    return subject.probe("kl_loss", z_mean=z_mean, z_log_var=z_log_var)["kl"]
+    return subject.probe(probes.kl_loss, z_mean=z_mean, z_log_var=z_log_var)["kl"]
 
 
 @check("kl_loss", "returns one value per example: shape (batch,)",
-       hint="reduce over the latent axis only (axis=-1), not over the batch")
-def per_example_shape(subject):
-    @GRADING_SETTINGS
-    @given(mean_and_log_var())
-    def prop(inputs):
-        out = kl(subject, *inputs)
-        assert out.shape == (inputs[0].shape[0],), (
-            f"for inputs of shape {inputs[0].shape} expected shape {(inputs[0].shape[0],)}, got {out.shape}"
-        )
-
-    prop()
+       hint="reduce over the latent axis only (axis=-1), not over the batch",
+       given=mean_and_log_var())
+def per_example_shape(subject, inputs):
+    out = kl(subject, *inputs)
+    assert out.shape == (inputs[0].shape[0],), (
+        f"for inputs of shape {inputs[0].shape} expected shape {(inputs[0].shape[0],)}, got {out.shape}"
+    )
 
 
 @check("kl_loss", "is >= 0, and > 0 away from N(0, I)",
-       hint="KL = -0.5 * (1 + log_var - mean^2 - exp(log_var)), mind the leading minus")
-def non_negative(subject):
-    @GRADING_SETTINGS
-    @given(mean_and_log_var())
-    def prop(inputs):
-        z_mean, z_log_var = inputs
-        out = kl(subject, z_mean, z_log_var).reshape(-1)
-        assert np.all(np.isfinite(out)), f"got non-finite values {out}"
-        assert np.all(out >= -1e-5), f"got a negative KL divergence {out.min():.6g}"
-        away = np.max(np.abs(z_mean), axis=-1) + np.max(np.abs(z_log_var), axis=-1) > 0.1
-        if out.shape == away.shape:
-            assert np.all(out[away] > 1e-6), f"got KL {out[away].min():.3g} for a Gaussian that is not N(0, I)"
-
-    prop()
+       hint="KL = -0.5 * (1 + log_var - mean^2 - exp(log_var)), mind the leading minus",
+       given=mean_and_log_var())
+def non_negative(subject, inputs):
+    z_mean, z_log_var = inputs
+    out = kl(subject, z_mean, z_log_var).reshape(-1)
+    assert np.all(np.isfinite(out)), f"got non-finite values {out}"
+    assert np.all(out >= -1e-5), f"got a negative KL divergence {out.min():.6g}"
+    away = np.max(np.abs(z_mean), axis=-1) + np.max(np.abs(z_log_var), axis=-1) > 0.1
+    if out.shape == away.shape:
+        assert np.all(out[away] > 1e-6), f"got KL {out[away].min():.3g} for a Gaussian that is not N(0, I)"
 
 
 @check("kl_loss", "is exactly 0 at mean 0, log-variance 0",
@@ -75,3 +67,6 @@ def monte_carlo(subject):
         f"example {worst} (z_mean={z_mean[worst].tolist()}, z_log_var={z_log_var[worst].tolist()}): "
         f"Monte-Carlo KL is {estimate[worst]:.4f} +/- {tolerance[worst]:.4f}, got {out[worst]:.4f}"
     )
+
+
+CHECKS = (per_example_shape, non_negative, zero_at_standard_normal, monte_carlo)

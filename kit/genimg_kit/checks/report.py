@@ -1,4 +1,22 @@
-"""Human-readable verdicts: one block per part, one line per check."""
+"""Human-readable verdicts: one block per part, one line per check.
+
+`check_details` is the one text of a failed check (message, minimal
+counterexample, hint); the part block here and every writer of the grader
+show it as it is.
+"""
+
+
+def check_details(c):
+    """What a failed check says; "passed" for one that passed."""
+    if c.passed:
+        return "passed"
+    lines = c.message.splitlines()
+    if c.counterexample:
+        lines.append("counterexample (minimal):")
+        lines.extend(f"  {line}" for line in c.counterexample.splitlines())
+    if c.hint:
+        lines.append(f"hint: {c.hint}")
+    return "\n".join(lines)
 
 
 def format_part(result, show_passed=True):
@@ -7,13 +25,9 @@ def format_part(result, show_passed=True):
         if c.passed and not show_passed:
             continue
         mark = "PASS" if c.passed else "FAIL"
-        label = f"{c.name} (hidden)" if c.hidden else c.name
+        label = c.description if c.passed else f"{c.id}: {c.description}"  # the id finds the check's code
+        label += " (hidden)" if c.hidden else ""
         lines.append(f"  [{mark}] {label}  ({c.points:.1f}/{c.max_points:.1f})")
         if not c.passed:
-            lines.extend(f"      {line}" for line in c.message.splitlines())
-            if c.counterexample:
-                lines.append("      counterexample (minimal):")
-                lines.extend(f"        {line}" for line in c.counterexample.splitlines())
-            if c.hint:
-                lines.append(f"      hint: {c.hint}")
+            lines.extend(f"      {line}" for line in check_details(c).splitlines())
     return "\n".join(lines)

@@ -1,11 +1,11 @@
 """Public checks of `Sampler`: z = z_mean + exp(0.5 * z_log_var) * eps."""
 
 import numpy as np
-from hypothesis import given
 
-from genimg_kit.checks.core import GRADING_SETTINGS, check
+from genimg_kit.checks.core import check
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.checks.strategies import mean_and_log_var
+from genimg_kit.probes import sampler as probes
 
 # A fixed design for the moment tests: one column per (mean, log-variance)
 # pair, many rows, so a wrong scale or shift is caught with high power.
@@ -44,17 +44,13 @@ def assert_fresh(z, where):
 
 
 @check("sampler", "output has the shape of z_mean for any batch and latent size",
-       hint="draw eps with keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)")
-def output_shape(subject):
-    @GRADING_SETTINGS
-    @given(mean_and_log_var())
-    def prop(inputs):
-        z_mean, z_log_var = inputs
-        z = subject.probe("sampler_eager", z_mean=z_mean, z_log_var=z_log_var, calls=1)["z"][0]
-        assert z.shape == z_mean.shape, f"expected shape {z_mean.shape}, got {z.shape}"
-        assert np.all(np.isfinite(z)), "got non-finite values"
-
-    prop()
+       hint="draw eps with keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)",
+       given=mean_and_log_var())
+def output_shape(subject, inputs):
+    z_mean, z_log_var = inputs
+    z = subject.probe(probes.sampler_eager, z_mean=z_mean, z_log_var=z_log_var, calls=1)["z"][0]
+    assert z.shape == z_mean.shape, f"expected shape {z_mean.shape}, got {z.shape}"
+    assert np.all(np.isfinite(z)), "got non-finite values"
 
 
 @check("sampler", "(z - z_mean) / exp(0.5 * z_log_var) is N(0, 1) (eager)", weight=2.0,
@@ -62,7 +58,7 @@ def output_shape(subject):
             "multiplied by the std and added to the mean")
 def eager_moments(subject):
     z_mean, z_log_var = design()
-    z = subject.probe("sampler_eager", z_mean=z_mean, z_log_var=z_log_var, calls=1)["z"][0]
+    z = subject.probe(probes.sampler_eager, z_mean=z_mean, z_log_var=z_log_var, calls=1)["z"][0]
     assert z.shape == z_mean.shape, f"expected shape {z_mean.shape}, got {z.shape}"
     assert_moments(z, z_mean, z_log_var, "eager call")
 
@@ -71,7 +67,7 @@ def eager_moments(subject):
        hint="let the SeedGenerator created in __init__ supply the seed; a literal seed repeats")
 def eager_independence(subject):
     z_mean = np.zeros((64, 3), np.float32)
-    z = subject.probe("sampler_eager", z_mean=z_mean, z_log_var=z_mean, calls=2)["z"]
+    z = subject.probe(probes.sampler_eager, z_mean=z_mean, z_log_var=z_mean, calls=2)["z"]
     assert_fresh(z, "eager calls")
 
 
@@ -81,7 +77,10 @@ def eager_independence(subject):
             "numpy noise or a literal seed becomes a constant, and a fixed shape breaks batch None")
 def compiled_draws(subject):
     z_mean, z_log_var = design()
-    z = subject.probe("sampler_compiled", z_mean=z_mean, z_log_var=z_log_var, calls=2)["z"]
+    z = subject.probe(probes.sampler_compiled, z_mean=z_mean, z_log_var=z_log_var, calls=2)["z"]
     assert z.shape[1:] == z_mean.shape, f"expected shape {z_mean.shape}, got {z.shape[1:]}"
     assert_fresh(z, "compiled calls")
     assert_moments(z[1], z_mean, z_log_var, "compiled call")
+
+
+CHECKS = (output_shape, eager_moments, eager_independence, compiled_draws)

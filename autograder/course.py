@@ -1,17 +1,19 @@
-"""nbgrader's in-kernel scores, replaced by the isolated grader's: `genimg-grade reconcile`.
+"""nbgrader's in-kernel scores, replaced by the isolated grader's (the library behind
+`genimg-grade reconcile`).
 
-    genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV] [--workers N] [--timeout S]
+    rows, csv_path, unregistered = reconcile("course/", "ch17")
 
 nbgrader runs a notebook's test cells in the same kernel as the student's
 code, so the student's own cells can patch whatever those cells call (the
 check library, `__import__`, numpy's comparisons, ...) and raise their
-nbgrader score. Run after `nbgrader autograde`, this command re-grades every
-submitted notebook with the isolated grader (`autograder.grade.grade`: the
-student's definitions run in a sandboxed child process, the verdicts are
-computed here) and writes, through nbgrader's own API, the isolated score of
-each part as the manual score of its `check_<part>` grade cell. nbgrader
-counts a manual score before the auto score, so `nbgrader generate_feedback`
-and `nbgrader export` then show the isolated scores.
+nbgrader score. Run after `nbgrader autograde`, `reconcile` re-grades every
+submitted notebook with the isolated grader (`autograder.grade.grade`
+through `autograder.pool.run_batch`: the student's definitions run in a
+sandboxed child process, the verdicts are computed in the grader) and
+writes, through nbgrader's own API, the isolated score of each part as the
+manual score of its `check_<part>` grade cell. nbgrader counts a manual
+score before the auto score, so `nbgrader generate_feedback` and `nbgrader
+export` then show the isolated scores.
 
 What it reads and writes:
 
@@ -21,7 +23,8 @@ What it reads and writes:
   notebook `submitted/<student>/<ASSIGNMENT>/<notebook>.ipynb` (the student's
   own file, as collected); and nbgrader's autograded copy of it, only to
   compare the two (see below). It reads no result or cache file: every run
-  re-grades from scratch in a fresh temporary folder.
+  re-grades from scratch in a fresh temporary folder, and scores come from
+  the grade records the pool returns.
 - writes per check cell: `manual_score` = isolated points x (cell points /
   part points); `needs_manual_grade` = False; and, on the solution cell whose
   grade_id is the part (when there is one), a comment when there is something
@@ -31,9 +34,10 @@ What it reads and writes:
 - writes a CSV (default COURSE_DIR/reconcile/<ASSIGNMENT>.csv), one row per
   student and part: student, part, in_kernel (nbgrader's auto_score),
   isolated, flagged, reason, then notebook, cell, max_score, status; and the
-  isolated grader's full report per student (Gradescope results.json, with
-  every check's message) in COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/
-  (and autograded-copy/<notebook>/<student>/ for a notebook re-graded from
+  isolated grader's full report per student (results.json: Gradescope's
+  format, every check's message, and the grade record) in
+  COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/ (and
+  autograded-copy/<notebook>/<student>/ for a notebook re-graded from
   nbgrader's copy).
 
 Flags: a cell is flagged when nbgrader's in-kernel score differs from the
@@ -42,10 +46,9 @@ longer matches the copy nbgrader autograded (its code was changed during or
 after autograde; then the lower of the two copies' isolated scores counts).
 A notebook that is missing or unreadable scores 0 with the reason; one that
 hangs, crashes or eats memory loses only its own points (the grader's per-part
-limits, plus --timeout per student and notebook as a whole).
+limits, plus a wall limit per student and notebook as a whole).
 """
 
-import argparse
 import csv
 import dataclasses
 import glob
@@ -53,13 +56,13 @@ import os
 import pathlib
 import re
 import shutil
-import sys
 import tempfile
-import time
 
 import nbformat
 
-from autograder import cli
+from autograder import pool
+from autograder.grade import default_backend, failed_record
+from autograder.limits import Limits
 from genimg_kit.checks.core import LocalSubject
 from genimg_kit.parts import PARTS, part_points
 
@@ -69,11 +72,16 @@ MARKER = "[genimg-grade reconcile]"
 CSV_FIELDS = ["student", "part", "in_kernel", "isolated", "flagged", "reason",
               "notebook", "cell", "max_score", "status"]
 COPIES = "autograded-copy"  # reports on nbgrader's copies of notebooks that changed after autograde
-DEFAULT_TIMEOUT = 1200.0  # seconds per student and notebook: above the grader's own limits
 
 
 class ReconcileError(Exception):
     """Reconcile cannot run at all (no gradebook, no such assignment, no check cells)."""
+
+
+def default_limits():
+    """The re-grade's limits: the notebook's check cells train with the self-checks'
+    convergence budget (LocalSubject.profile), and so must the re-grade they are compared with."""
+    return Limits(profile=LocalSubject.profile)
 
 
 @dataclasses.dataclass
@@ -83,15 +91,6 @@ class CheckCell:
     cell: str  # the grade cell's grade_id: check_<part>
     max_score: float
     comment_cell: str | None  # the solution cell named after the part, when there is one
-
-
-@dataclasses.dataclass
-class Isolated:
-    """The isolated grade of one student's notebook."""
-
-    status: str  # ok | timeout | error | missing
-    points: dict  # part -> points (out of the part's points)
-    message: str = ""
 
 
 @dataclasses.dataclass
@@ -191,30 +190,6 @@ def _notebook_path(coursedir, step, student, assignment, notebook):
     return pathlib.Path(coursedir.format_path(step, student, assignment)) / f"{notebook}.ipynb"
 
 
-# --- grading ------------------------------------------------------------------------
-
-
-def _grade_files(files, parts, staged, out, *, workers, timeout, backend, limits, progress):
-    """Grades {student: notebook path} with the batch runner into `out`; returns {student: Isolated}."""
-    from autograder import batch
-
-    staged.mkdir(parents=True)
-    for student, path in files.items():
-        # A copy, taken now: what is graded cannot change while it is graded.
-        shutil.copyfile(path, staged / f"{student}.ipynb")
-    batch.run_batch(staged, out, workers=workers, timeout=timeout, backend=backend, parts=parts,
-                    limits=limits, force=True, progress=progress)
-    graded = {}
-    for student in files:
-        data = batch.read_results(out / student / batch.RESULTS_NAME) or {}
-        record = (data.get("extra_data") or {}).get("genimg", {})
-        points = {p: float(record.get("parts", {}).get(p, 0.0)) for p in parts}
-        status = record.get("status", "error") if data else "error"
-        message = record.get("message", "") if data else "the isolated grader wrote no result"
-        graded[student] = Isolated(status, points, message)
-    return graded
-
-
 def changed_since_autograde(submitted, autograded):
     """Why the submitted notebook no longer matches nbgrader's autograded copy, or None.
 
@@ -237,21 +212,51 @@ def changed_since_autograde(submitted, autograded):
     return None
 
 
-def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=DEFAULT_TIMEOUT,
+# --- grading ------------------------------------------------------------------------
+
+
+def _grade_files(files, parts, staged, out, *, workers, timeout, backend, limits, progress):
+    """Grades {student: notebook path} with the pool into `out`; returns {student: GradeRecord}."""
+    staged.mkdir(parents=True)
+    for student, path in files.items():
+        # A copy, taken now: what is graded cannot change while it is graded.
+        shutil.copyfile(path, staged / f"{student}.ipynb")
+    records = pool.run_batch(staged, out, workers=workers, timeout=timeout, backend=backend, parts=parts,
+                             limits=limits, force=True, progress=progress)
+    return {student: records.get(student) or failed_record(
+                staged / f"{student}.ipynb", backend, parts, "error", "the isolated grader wrote no result")
+            for student in files}
+
+
+def _lower(first, second):
+    """`first`, each part's result replaced by `second`'s where that scored less."""
+    parts = {part: min((result, second.parts.get(part, result)), key=lambda r: r.points)
+             for part, result in first.parts.items()}
+    return dataclasses.replace(first, parts=parts)
+
+
+def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=None,
                  backend=None, limits=None, progress=True, details=None):
-    """{(student, notebook): (Isolated, tamper note or None)} for every student and notebook."""
+    """{(student, notebook): (GradeRecord, tamper note or None)} for every student and notebook.
+
+    `timeout`: wall seconds per student and notebook, None for what the
+    notebook's parts may take under `limits` (default_limits() when None).
+    """
+    backend = backend or default_backend()
+    limits = default_limits() if limits is None else limits
     results = {}
     with tempfile.TemporaryDirectory(prefix="genimg-reconcile-") as tmp:
         tmp = pathlib.Path(tmp)
         (tmp / "report").mkdir()
+        options = dict(workers=workers, timeout=timeout, backend=backend, limits=limits, progress=progress)
         for notebook in sorted({c.notebook for c in cells}):
             parts = [c.part for c in cells if c.notebook == notebook]
             files, rechecks = {}, {}
             for student in students:
                 path = _notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
                 if not path.is_file():
-                    results[student, notebook] = (Isolated(
-                        "missing", {p: 0.0 for p in parts}, f"no {notebook}.ipynb was submitted"), None)
+                    results[student, notebook] = (failed_record(
+                        path, backend, parts, "missing", f"no {notebook}.ipynb was submitted"), None)
                     continue
                 files[student] = path
                 copy = _notebook_path(coursedir, coursedir.autograded_directory, student, assignment, notebook)
@@ -261,20 +266,17 @@ def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=D
                         rechecks[student] = (copy, note)
             if files:
                 graded = _grade_files(files, parts, tmp / "staged" / notebook, tmp / "report" / notebook,
-                                      workers=workers,
-                                      timeout=timeout, backend=backend, limits=limits, progress=progress)
-                for student, isolated in graded.items():
-                    results[student, notebook] = (isolated, None)
+                                      **options)
+                for student, record in graded.items():
+                    results[student, notebook] = (record, None)
             if rechecks:
                 graded = _grade_files({s: copy for s, (copy, _) in rechecks.items()}, parts,
                                       tmp / "staged" / COPIES / notebook, tmp / "report" / COPIES / notebook,
-                                      workers=workers, timeout=timeout,
-                                      backend=backend, limits=limits, progress=progress)
+                                      **options)
                 for student, (_, note) in rechecks.items():
                     first = results[student, notebook][0]
-                    lower = {p: min(first.points[p], graded[student].points[p]) for p in parts}
                     results[student, notebook] = (
-                        Isolated(first.status, lower, first.message),
+                        _lower(first, graded[student]),
                         f"the submitted notebook changed after nbgrader autograded it ({note}): suspected "
                         "tampering; the lower of the two copies' isolated scores counts")
         if details is not None:
@@ -307,9 +309,10 @@ def _comment(previous, paragraph):
     return text or None
 
 
-def decide(cell, in_kernel, isolated, tamper_note=None):
-    """(score, flagged, reason) for one check cell."""
-    score = isolated.points.get(cell.part, 0.0) * cell.max_score / part_points(cell.part)
+def decide(cell, in_kernel, record, tamper_note=None):
+    """(score, flagged, reason) for one check cell, from the notebook's GradeRecord."""
+    points = record.parts[cell.part].points if cell.part in record.parts else 0.0
+    score = points * cell.max_score / part_points(cell.part)
     reasons, flagged = [], False
     if in_kernel is not None and abs(in_kernel - score) > TOLERANCE:
         flagged = True
@@ -318,8 +321,8 @@ def decide(cell, in_kernel, isolated, tamper_note=None):
     if tamper_note:
         flagged = True
         reasons.append(tamper_note)
-    if isolated.status != "ok":
-        reasons.append(isolated.message or f"the isolated grader's status was {isolated.status}")
+    if record.status != "ok":
+        reasons.append(record.message or f"the isolated grader's status was {record.status}")
     if in_kernel is None:
         reasons.append("nbgrader gave this cell no score (autograde could not run the notebook)")
     return score, flagged, "; ".join(reasons)
@@ -331,7 +334,7 @@ def write_gradebook(coursedir, assignment, cells, results):
 
     rows = []
     with _gradebook(coursedir) as gb:
-        for (student, notebook), (isolated, tamper_note) in sorted(results.items()):
+        for (student, notebook), (record, tamper_note) in sorted(results.items(), key=lambda item: item[0]):
             for cell in (c for c in cells if c.notebook == notebook):
                 try:
                     grade = gb.find_grade(cell.cell, notebook, assignment, student)
@@ -342,7 +345,7 @@ def write_gradebook(coursedir, assignment, cells, results):
                                     cell.max_score, "error"))
                     continue
                 in_kernel = grade.auto_score
-                score, flagged, reason = decide(cell, in_kernel, isolated, tamper_note)
+                score, flagged, reason = decide(cell, in_kernel, record, tamper_note)
                 grade.manual_score = score
                 grade.needs_manual_grade = False
                 if cell.comment_cell is not None:
@@ -351,12 +354,12 @@ def write_gradebook(coursedir, assignment, cells, results):
                     except MissingEntry:
                         pass
                     else:
-                        say = reason if (flagged or isolated.status != "ok") else ""
+                        say = reason if (flagged or record.status != "ok") else ""
                         if say:
                             say = f"{cell.cell}: {_fmt(score)}/{_fmt(cell.max_score)} points. {say}."
                         comment.manual_comment = _comment(comment.manual_comment, say)
                 rows.append(Row(student, cell.part, in_kernel, score, flagged, reason, notebook,
-                                cell.cell, cell.max_score, isolated.status))
+                                cell.cell, cell.max_score, record.status))
         gb.db.commit()
     return rows
 
@@ -374,78 +377,24 @@ def write_csv(rows, path):
     os.replace(temporary, path)  # replaces a planted file or link, never writes through it
 
 
-def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=DEFAULT_TIMEOUT, backend=None,
+def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=None, backend=None,
               limits=None, db_url=None, details=None, progress=True):
     """Re-grades the assignment in isolation and writes the scores to nbgrader's gradebook.
 
     Returns (rows of the CSV, one per student and check cell; the CSV's path;
-    students with a submitted folder whom nbgrader never autograded). `limits` is
-    a dict of autograder.grade.Limits fields; `timeout` is the wall limit per
-    student and notebook. Raises ReconcileError when it cannot run at all.
+    students with a submitted folder whom nbgrader never autograded).
+    `limits`: an autograder.limits.Limits (default_limits() when None);
+    `timeout`: the wall limit per student and notebook, None for what the
+    notebook's parts may take under `limits`. Raises ReconcileError when it
+    cannot run at all.
     """
-    from autograder.grade import default_backend
-
     coursedir = load_course(course_dir, db_url)
     root = pathlib.Path(coursedir.root)
     out = pathlib.Path(out) if out else root / "reconcile" / f"{assignment}.csv"
     details = pathlib.Path(details) if details else root / "reconcile" / assignment
     cells, students = plan(coursedir, assignment)
     results = grade_course(coursedir, assignment, cells, students, workers=workers, timeout=timeout,
-                           backend=backend or default_backend(), limits=limits, progress=progress,
-                           details=details)
+                           backend=backend, limits=limits, progress=progress, details=details)
     rows = write_gradebook(coursedir, assignment, cells, results)
     write_csv(rows, out)
     return rows, out, unregistered_students(coursedir, assignment, students)
-
-
-# --- command line -----------------------------------------------------------------------
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="genimg-grade reconcile",
-        description="After `nbgrader autograde ASSIGNMENT`: re-grade every submitted notebook with the "
-                    "isolated grader, write its per-part scores into nbgrader's gradebook as the manual "
-                    "score of each check_<part> cell, and flag cells whose in-kernel score disagreed.")
-    parser.add_argument("course_dir", metavar="COURSE_DIR",
-                        help="the nbgrader course folder (with nbgrader_config.py and gradebook.db)")
-    parser.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id, as given to nbgrader")
-    parser.add_argument("--out", metavar="CSV",
-                        help="where the CSV goes (default COURSE_DIR/reconcile/ASSIGNMENT.csv)")
-    parser.add_argument("--details", metavar="DIR",
-                        help="where each student's full isolated report goes "
-                             "(default COURSE_DIR/reconcile/ASSIGNMENT/; replaced on every run)")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2), metavar="N",
-                        help="notebooks graded at once (default: half the CPU cores)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
-                        help=f"wall seconds per student and notebook as a whole (default {DEFAULT_TIMEOUT:g}); "
-                             "past it the notebook scores 0")
-    # Use the backend autograde used. No --profile: the notebook's check cells
-    # train with the self-checks' budget, and so must the re-grade they are compared with.
-    cli.add_grading_options(parser, parts=False, profile=False)
-    parser.set_defaults(profile=LocalSubject.profile)
-    parser.add_argument("--db", metavar="URL", help="gradebook URL (default: the course's db_url)")
-    parser.add_argument("--no-progress", action="store_true", help="no per-student progress lines")
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    started = time.monotonic()
-    try:
-        rows, out, unregistered = reconcile(
-            args.course_dir, args.assignment, args.out, workers=args.workers, timeout=args.timeout,
-            backend=args.backend, limits=cli.grading_limits(args),
-            db_url=args.db, details=args.details, progress=not args.no_progress)
-    except ReconcileError as error:
-        print(f"genimg-grade reconcile: {error}", file=sys.stderr)
-        return 2
-    students = sorted({row.student for row in rows})
-    flagged = [row for row in rows if row.flagged]
-    print(f"{len(students)} students, {len(rows)} check cells reconciled into the gradebook; "
-          f"{len(flagged)} flagged ({time.monotonic() - started:.0f} s). CSV: {out}")
-    for row in flagged:
-        print(f"  FLAGGED {row.student} {row.cell}: {row.reason}")
-    if unregistered:
-        print(f"not in the gradebook (run nbgrader autograde for them first): {', '.join(unregistered)}")
-    return 0

@@ -1,0 +1,104 @@
+"""Every time and memory bound of the grader, in one place.
+
+`Limits` holds the bounds of one grade; every other bound is computed from
+it: the whole-submission deadline that `batch` and `reconcile` enforce from
+outside, the time limit a Gradescope bundle gets, the GitHub Classroom step's
+`timeout-minutes`. `genimg-grade limits` prints the table.
+"""
+
+import dataclasses
+import math
+
+from genimg_kit.parts import PARTS
+
+# Gradescope's default autograder timeout (its documented default; an
+# assignment can raise it).
+GRADESCOPE_TIMEOUT_S = 600
+# What run_autograder keeps for itself inside that timeout: the venv's start
+# and writing results.json after `timeout` stops the grader.
+GRADESCOPE_MARGIN_S = 60
+# What a Classroom job spends outside the grading step: checkouts, the pip install.
+CLASSROOM_SETUP_MINUTES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    part_seconds: float = 120.0  # all probes of one property part, JAX compilation included
+    # A convergence part trains models: it gets the larger of part_seconds and its profile's.
+    convergence_seconds: tuple = (("cpu", 240.0), ("gpu", 600.0))
+    load_seconds: float = 120.0  # running the submission's kept statements (imports)
+    start_seconds: float = 180.0  # a sandbox's start-up: the interpreter, Keras and its backend
+    memory_mb: int = 4096  # the sandbox's process tree
+    # A process that computes on a GPU maps the CUDA runtime and libraries (GBs of
+    # resident memory before any student code runs): the cap grows by this much
+    # there, so a student gets the same headroom as on a CPU.
+    gpu_runtime_mb: int = 8192
+    output_bytes: int = 20_000  # of the submission's stdout, and of its stderr
+    # Convergence budget (genimg_kit.checks.convergence.PROFILES): "auto" takes
+    # "gpu" when the sandbox's Keras backend sees a GPU, else "cpu".
+    profile: str = "auto"
+
+    def __post_init__(self):
+        profiles = dict(self.convergence_seconds)
+        if self.profile not in ("auto", *profiles):
+            raise ValueError(f"unknown profile {self.profile!r}: choose auto, {', '.join(profiles)}")
+
+    def seconds_for(self, part, profile):
+        """What all probes of `part` may take under `profile` (cpu or gpu)."""
+        if "convergence" in PARTS[part].tags:
+            return max(self.part_seconds, dict(self.convergence_seconds)[profile])
+        return self.part_seconds
+
+    def memory_for(self, accelerator):
+        return self.memory_mb + (self.gpu_runtime_mb if accelerator == "gpu" else 0)
+
+    def submission_seconds(self, parts=None):
+        """The longest a whole grade may take: every part ends its sandbox, so every
+        part pays a start and a load, and runs to its own limit. With profile
+        "auto" a convergence part is counted at the longer profile's limit."""
+        profiles = dict(self.convergence_seconds) if self.profile == "auto" else {self.profile: None}
+        return sum(self.start_seconds + self.load_seconds
+                   + max(self.seconds_for(part, p) for p in profiles)
+                   for part in (parts or PARTS))
+
+    def rows(self, parts=None):
+        """(what, value, where it applies) for `genimg-grade limits`."""
+        rows = [
+            ("part_seconds", f"{self.part_seconds:g} s", "all probes of one property part"),
+            *[(f"convergence_seconds[{p}]", f"{s:g} s", f"a convergence part, {p} profile")
+              for p, s in self.convergence_seconds],
+            ("load_seconds", f"{self.load_seconds:g} s", "the submission's kept statements"),
+            ("start_seconds", f"{self.start_seconds:g} s", "a sandbox's start-up"),
+            ("memory_mb", f"{self.memory_mb} MiB", "the sandbox's process tree"),
+            ("gpu_runtime_mb", f"+{self.gpu_runtime_mb} MiB", "added to memory_mb when the sandbox computes on a GPU"),
+            ("output_bytes", f"{self.output_bytes}", "kept of the submission's stdout and of its stderr"),
+            ("profile", self.profile, "convergence budget"),
+            ("submission_seconds", f"{self.submission_seconds(parts):g} s",
+             "a whole grade at most (batch and reconcile --timeout)"),
+            ("gradescope_time_limit", f"{gradescope_time_limit()} s",
+             f"run_autograder's limit (Gradescope's default timeout {GRADESCOPE_TIMEOUT_S} s)"),
+            ("classroom_step_minutes", f"{classroom_step_minutes(self, parts)}",
+             "the Classroom grading step's timeout-minutes"),
+            ("classroom_job_minutes", f"{classroom_job_minutes(self, parts)}", "the Classroom job's timeout-minutes"),
+        ]
+        return rows
+
+
+def gradescope_time_limit():
+    return GRADESCOPE_TIMEOUT_S - GRADESCOPE_MARGIN_S
+
+
+def classroom_step_minutes(limits, parts=None):
+    return math.ceil(limits.submission_seconds(parts) / 60)
+
+
+def classroom_job_minutes(limits, parts=None):
+    return classroom_step_minutes(limits, parts) + CLASSROOM_SETUP_MINUTES
+
+
+def table(limits=None, parts=None):
+    """The limits as a text table."""
+    rows = (limits or Limits()).rows(parts)
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value:>{value_width}}  {where}" for name, value, where in rows)

@@ -1,0 +1,77 @@
+"""The grade record: what one grading of one submission found.
+
+Every consumer passes a `GradeRecord`: `grade` makes it, the batch pool
+carries it back from its workers (as `to_json()`), `reconcile` scores the
+gradebook from it, and every writer (text, Gradescope, Classroom, the batch
+summary) formats it. `to_json` / `from_json` round-trip exactly; a file is
+only ever written from a record, never parsed to score one.
+"""
+
+import dataclasses
+
+from genimg_kit.checks.core import CheckResult, PartResult
+
+# How a grading ended. "ok": graded, whatever the score. "error": the
+# submission could not be read, or the grader could not run on it.
+# "timeout": stopped from outside past the whole-submission deadline.
+# "missing": nothing was submitted (nbgrader courses).
+STATUSES = ("ok", "error", "timeout", "missing")
+
+# What a note is about: a top-level statement the grader did not run; a
+# statement that raised while loading (or a cell that did not parse); what the
+# submission printed.
+NOTE_KINDS = ("skipped", "load_error", "printed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    kind: str  # one of NOTE_KINDS
+    text: str
+
+    def __post_init__(self):
+        if self.kind not in NOTE_KINDS:
+            raise ValueError(f"unknown note kind {self.kind!r}")
+
+
+@dataclasses.dataclass
+class GradeRecord:
+    submission: str
+    backend: str
+    parts: dict  # part id -> PartResult, in the points table's order
+    status: str = "ok"  # one of STATUSES
+    message: str = ""  # why the status is not "ok"
+    profile: str = ""  # the convergence profile used ("" when no sandbox started)
+    notes: list = dataclasses.field(default_factory=list)  # Note
+    seconds: float = 0.0
+    timings: dict = dataclasses.field(default_factory=dict)  # stage -> seconds (benchmarks)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def score(self):
+        return round(sum(p.points for p in self.parts.values()), 9)
+
+    @property
+    def max_score(self):
+        return round(sum(p.max_points for p in self.parts.values()), 9)
+
+    def checks(self):
+        for part in self.parts.values():
+            yield from part.checks
+
+    def to_json(self):
+        """A dict of plain JSON values."""
+        data = dataclasses.asdict(self)
+        data["parts"] = {part: [dataclasses.asdict(c) for c in result.checks]
+                         for part, result in self.parts.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data):
+        data = dict(data)
+        data["parts"] = {part: PartResult(part, [CheckResult(**c) for c in checks])
+                         for part, checks in data["parts"].items()}
+        data["notes"] = [Note(**n) for n in data["notes"]]
+        return cls(**data)

@@ -1,0 +1,46 @@
+"""Batteries: which checks grade a part, in a fixed order.
+
+Each part's module lists its public checks (`CHECKS`); the grader's hidden
+module (`autograder.hidden.HIDDEN`) lists the hidden ones per part. A
+battery is the public list followed by the hidden one: the order decides
+which checks a crash fails and numbers the checks in Gradescope, and each
+check's share of the part's points is its weight over the battery's.
+Nothing is registered by importing anything.
+"""
+
+import dataclasses
+
+from genimg_kit.checks import convergence, denoise, diffusion_schedule, generate, kl_loss, sampler, slerp
+from genimg_kit.checks.core import failed_checks, run_checks
+from genimg_kit.parts import PARTS
+
+PUBLIC = {
+    "sampler": sampler.CHECKS,
+    "kl_loss": kl_loss.CHECKS,
+    "diffusion_schedule": diffusion_schedule.CHECKS,
+    "denoise": denoise.CHECKS,
+    "generate": generate.CHECKS,
+    "slerp": slerp.CHECKS,
+    "vae_convergence": convergence.VAE_CHECKS,
+    "diffusion_convergence": convergence.DIFFUSION_CHECKS,
+}
+assert list(PUBLIC) == list(PARTS), "one public battery per part, in the points table's order"
+
+
+def battery(part, hidden=None):
+    """`part`'s checks: the public ones, then those `hidden` (part -> checks) lists for it."""
+    checks = list(PUBLIC[part]) + [dataclasses.replace(c, hidden=True) for c in (hidden or {}).get(part, ())]
+    strays = [c.id for c in checks if c.part != part]
+    if strays:
+        raise ValueError(f"the {part} battery lists checks of other parts: {', '.join(strays)}")
+    return checks
+
+
+def run_part(part, subject, hidden=None):
+    """Runs `part`'s battery against `subject`; always returns a PartResult."""
+    return run_checks(part, battery(part, hidden), subject)
+
+
+def failed_part(part, message, hidden=None):
+    """`part`'s battery, every check failed for one reason, none run."""
+    return failed_checks(part, battery(part, hidden), message)

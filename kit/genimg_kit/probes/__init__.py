@@ -1,0 +1,92 @@
+"""Probes: the only code that touches a student's implementation.
+
+A probe takes numpy arrays, calls one graded name from the student's
+namespace (with spies standing in for models and schedules where the part
+calls them), and returns a dict of numpy arrays: what came out, and what the
+spies saw. It judges nothing; the checks do. The grader runs probes in a
+sandboxed child process and receives only these arrays.
+
+One module per part, laid out like `genimg_kit.checks`; each lists its
+probes (`PROBES`). A check hands `subject.probe` the probe function itself;
+the sandbox child finds it again by name here (`run_probe`). This package
+holds what the probes share: the graded-name lookup, the conversion to
+numpy, the message of a raised exception. The per-part modules look these
+up on this package when they run (`probes.to_numpy(...)`), so there is one
+of each.
+
+The spies return arbitrary but deterministic values: they hold no
+implementation of any graded piece.
+"""
+
+import traceback
+
+import numpy as np
+
+
+class NameNotDefined(Exception):
+    pass
+
+
+def describe_exception(error):
+    """`TypeError: ...` plus the innermost frame that raised it."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" (in {last.name}, line {last.lineno}: {(last.line or '').strip()})"
+    return f"{type(error).__name__}: {error}{where}"[:2000]
+
+
+def keras_module():
+    """Keras, imported on first use: the checks import the probes without it."""
+    import keras
+
+    return keras
+
+
+def graded(namespace, name):
+    """The graded `name` of the submission's namespace."""
+    value = namespace.get(name)
+    if value is None:
+        raise NameNotDefined(f"`{name}` not defined at the top level of the submission")
+    return value
+
+
+def to_numpy(value, what):
+    """Converts a tensor or array-like of numbers to numpy, or says what it got."""
+    keras = keras_module()
+    try:
+        array = np.asarray(keras.ops.convert_to_numpy(value))
+    except Exception:
+        raise TypeError(f"{what} should be a tensor of numbers, got {type(value).__name__}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{what} should be a tensor of numbers, got dtype {array.dtype}")
+    return array
+
+
+def pair(value, what, names):
+    """`value` when it is a pair; `what` should have returned (`names`)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{what} should return a pair ({names}), got {type(value).__name__}")
+    return value
+
+
+# The per-part modules use the helpers above: imported after them.
+from genimg_kit.probes import (  # noqa: E402
+    convergence,
+    denoise,
+    diffusion_schedule,
+    generate,
+    kl_loss,
+    sampler,
+    slerp,
+)
+
+_MODULES = (sampler, kl_loss, diffusion_schedule, denoise, generate, slerp, convergence)
+PROBES = {probe.__name__: probe for module in _MODULES for probe in module.PROBES}
+assert len(PROBES) == sum(len(module.PROBES) for module in _MODULES), "probe names must be unique"
+
+
+def run_probe(namespace, probe_name, arrays):
+    """Runs the probe called `probe_name` (the sandbox child's requests name it)."""
+    return PROBES[probe_name](namespace, **arrays)

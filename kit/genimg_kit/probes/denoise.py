@@ -1,0 +1,43 @@
+"""Probe of `denoise`, with a spy standing in for the U-Net."""
+
+import numpy as np
+
+from genimg_kit import probes
+
+
+class SpyNetwork:
+    """Stands in for the U-Net: records its inputs, returns a fixed noise mask."""
+
+    def __init__(self, noise_mask):
+        self.noise_mask = noise_mask
+        self.calls = []
+
+    def __call__(self, inputs, training=None):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise TypeError(
+                "denoising_model must be called with one list [noisy_images, noise_rates]"
+            )
+        self.calls.append([probes.to_numpy(x, "network input") for x in inputs])
+        return probes.keras_module().ops.convert_to_tensor(self.noise_mask)
+
+
+def denoise(namespace, noisy_images, noise_rates, signal_rates, noise_mask):
+    """Calls denoise with a network that always predicts `noise_mask`."""
+    ops = probes.keras_module().ops
+    network = SpyNetwork(noise_mask)
+    out = probes.graded(namespace, "denoise")(
+        network,
+        ops.convert_to_tensor(noisy_images),
+        ops.convert_to_tensor(noise_rates),
+        ops.convert_to_tensor(signal_rates),
+    )
+    first, second = probes.pair(out, "denoise", "pred_images, pred_noise_masks")
+    result = {"first": probes.to_numpy(first, "denoise's first output"),
+              "second": probes.to_numpy(second, "denoise's second output"),
+              "network_calls": np.array(len(network.calls))}
+    if network.calls:
+        result["seen_images"], result["seen_rates"] = network.calls[0]
+    return result
+
+
+PROBES = (denoise,)

@@ -1,0 +1,84 @@
+"""Batteries: which checks grade a part, in which order, under which ids.
+
+The order decides which checks a crash fails and numbers the checks in
+Gradescope; an id is how records, reports and instructors name a check.
+Both are pinned here: changing them changes what past results mean.
+"""
+
+import dataclasses
+
+import pytest
+
+from autograder import writers
+from autograder.hidden import HIDDEN
+from genimg_kit.checks import battery as battery_module
+from genimg_kit.checks.battery import PUBLIC, battery
+from genimg_kit.parts import PARTS
+
+# (id, weight), public checks first, then hidden ones.
+PINNED = {
+    "sampler": [("sampler.output_shape", 1), ("sampler.eager_moments", 2), ("sampler.eager_independence", 1),
+                ("sampler.compiled_draws", 2), ("sampler.extreme_log_variances", 1)],
+    "kl_loss": [("kl_loss.per_example_shape", 1), ("kl_loss.non_negative", 1),
+                ("kl_loss.zero_at_standard_normal", 1), ("kl_loss.monte_carlo", 2), ("kl_loss.closed_form", 2)],
+    "diffusion_schedule": [("diffusion_schedule.shapes_and_range", 1), ("diffusion_schedule.unit_circle", 1),
+                           ("diffusion_schedule.endpoints", 2), ("diffusion_schedule.monotone", 1),
+                           ("diffusion_schedule.linear_angle", 2)],
+    "denoise": [("denoise.network_inputs", 1), ("denoise.inverts_forward_process", 2),
+                ("denoise.arbitrary_predictor", 1)],
+    "generate": [("generate.output_shape_and_range", 1), ("generate.steps_and_rates", 2),
+                 ("generate.starts_from_noise", 1), ("generate.remix_with_next_rates", 2),
+                 ("generate.denormalised_output", 2)],
+    "slerp": [("slerp.endpoints", 2), ("slerp.parallel_inputs", 2), ("slerp.great_circle", 2),
+              ("slerp.symmetric", 1)],
+    "vae_convergence": [("vae_convergence.vae_loss_falls", 2), ("vae_convergence.vae_kl_bounded", 1),
+                        ("vae_convergence.vae_gradient_flow", 2)],
+    "diffusion_convergence": [("diffusion_convergence.diffusion_loss_falls", 2),
+                              ("diffusion_convergence.diffusion_samples_improve", 2)],
+}
+HIDDEN_IDS = {"sampler.extreme_log_variances", "kl_loss.closed_form", "diffusion_schedule.linear_angle",
+              "denoise.arbitrary_predictor", "generate.remix_with_next_rates", "generate.denormalised_output",
+              "slerp.great_circle", "slerp.symmetric"}
+
+
+def test_battery_order_ids_and_weights_are_pinned():
+    assert list(PUBLIC) == list(PARTS)
+    assert {part: [(c.id, c.weight) for c in battery(part, HIDDEN)] for part in PARTS} == PINNED
+
+
+def test_hidden_checks_come_only_from_the_hidden_mapping():
+    assert {c.id for part in PARTS for c in battery(part, HIDDEN) if c.hidden} == HIDDEN_IDS
+    for part in PARTS:
+        public = battery(part)
+        assert not any(c.hidden for c in public)
+        assert [c.id for c in public] == [c.id for c in battery(part, HIDDEN) if not c.hidden]
+
+
+def test_ids_are_unique_and_name_the_check_function():
+    checks = [c for part in PARTS for c in battery(part, HIDDEN)]
+    assert len({c.id for c in checks}) == len(checks)
+    for c in checks:
+        assert c.id == f"{c.part}.{c.function.__name__}"
+        assert c.description and c.hint, c.id
+
+
+def test_a_battery_refuses_a_check_of_another_part():
+    stray = dataclasses.replace(PUBLIC["slerp"][0])
+    with pytest.raises(ValueError, match="slerp.endpoints"):
+        battery("kl_loss", {"kl_loss": (stray,)})
+
+
+def test_the_battery_is_the_same_whatever_was_imported_before():
+    before = [c.id for c in battery("kl_loss")]
+    import autograder.grade  # noqa: F401  (imported hidden checks once registered themselves)
+
+    assert [c.id for c in battery("kl_loss")] == before
+    assert battery_module.battery is battery
+
+
+def test_gradescope_numbers_come_from_the_ids_not_from_what_was_graded():
+    numbers = {c.id: writers.test_number(c.id) for part in PARTS for c in battery(part, HIDDEN)}
+    assert len(set(numbers.values())) == len(numbers)
+    assert numbers["sampler.output_shape"] == "1.1"
+    assert numbers["kl_loss.closed_form"] == "2.5"
+    assert numbers["diffusion_convergence.diffusion_samples_improve"] == "8.2"
