@@ -58,6 +58,7 @@ def grade(path, parts=None, backend=None, limits=None):
     notes, results, profile = list(submission.skipped), {}, ""
 
     sandbox, defined, load_error = None, [], None
+    walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
     timings = {"read": time.perf_counter() - started, "sandbox start": 0.0, "load": 0.0}
     try:
         for part in parts:
@@ -83,9 +84,15 @@ def grade(path, parts=None, backend=None, limits=None):
             elif missing := missing_names(part, defined):
                 results[part] = failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
                                                   "at the top level of the submission", HIDDEN)
+            elif hung := [n for n in PARTS[part].names if n in walls]:
+                results[part] = failed_part(part, "not run: " + "; ".join(
+                    f"`{n}` did not answer within its own part's limit ({walls[n]}), and training "
+                    "with it would wait as long again" for n in hung), HIDDEN)
             else:
                 deadline = time.monotonic() + limits.seconds_for(part, profile)
                 results[part] = run_part(part, RemoteSubject(sandbox, deadline, profile=profile), HIDDEN)
+                if sandbox.timed_out and len(PARTS[part].names) == 1:
+                    walls[PARTS[part].names[0]] = part
             timings[part] = time.perf_counter() - stage
     finally:
         if sandbox is not None:

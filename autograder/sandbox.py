@@ -55,6 +55,7 @@ class Sandbox:
         """Starts the child under `limits` (autograder.limits.Limits)."""
         self.backend, self.memory_mb = backend, limits.memory_mb
         self.death = None  # why the child died, once it has
+        self.timed_out = False  # whether it died for not answering in time
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0")
@@ -139,6 +140,7 @@ class Sandbox:
             with np.load(io.BytesIO(payload[4 + header_size:]), allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
         except TimeoutError:
+            self.timed_out = self.death is None
             self._kill(f"the submission did not answer within {timeout:.0f} s and was stopped "
                        "(an endless loop, or far too slow)")
             raise SubmissionDied(self.death) from None

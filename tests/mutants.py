@@ -174,6 +174,10 @@ MUTANTS = [
     M("one step too many", "generate", "for step in range(diffusion_steps):", "for step in range(diffusion_steps + 1):"),
     # slerp
     M("slerp as lerp", "slerp", "    theta_0 = ops.arccos(dot)\n", "    return (1.0 - t) * v1 + t * v2\n    theta_0 = ops.arccos(dot)\n"),
+    M("slerp as nlerp", "slerp", "    theta_0 = ops.arccos(dot)\n",
+      "    lerp = (1.0 - t) * v1 + t * v2\n"
+      "    return lerp / ops.linalg.norm(ops.ravel(lerp)) * ((1.0 - t) * v1_norm + t * v2_norm)\n"
+      "    theta_0 = ops.arccos(dot)\n"),
     M("NaN on parallel inputs (the chapter)", "slerp", "if float(ops.abs(dot)) > PARALLEL_DOT:", "if False:"),
     M("reversed direction", "slerp", "return s0 * v1 + s1 * v2", "return s1 * v1 + s0 * v2"),
     M("float64 out", "slerp", "return s0 * v1 + s1 * v2",
@@ -183,9 +187,10 @@ MUTANTS = [
 ]
 
 
-# Bugs that only training shows: each passes its own part's property checks
-# and must lose points in a convergence part.
-TRAINING_MUTANTS = [
+# Right values, wrong gradients: each passes its part's value checks and must
+# lose points to its gradient check; `loses` names a convergence part that
+# catches it too (training showed these before the gradients were checked).
+GRADIENT_MUTANTS = [
     dataclasses.replace(M("Sampler cuts the gradient to z_log_var", "sampler",
                           "ops.exp(0.5 * z_log_var) * epsilon",
                           "ops.exp(0.5 * ops.stop_gradient(z_log_var)) * epsilon"), loses="vae_convergence"),
@@ -201,6 +206,11 @@ TRAINING_MUTANTS = [
                           "pred_noise_masks = denoising_model([noisy_images, noise_rates])",
                           "pred_noise_masks = ops.stop_gradient(denoising_model([noisy_images, noise_rates]))"),
                         loses="diffusion_convergence"),
+    M("KL with the log-variance's exp detached", "kl_loss",
+      "- ops.exp(z_log_var))", "- ops.exp(ops.stop_gradient(z_log_var)))"),
+    M("schedule angles through ops.stop_gradient", "diffusion_schedule",
+      "diffusion_angles = start_angle + diffusion_times * (end_angle - start_angle)",
+      "diffusion_angles = ops.stop_gradient(start_angle + diffusion_times * (end_angle - start_angle))"),
 ]
 
 
@@ -294,6 +304,96 @@ def generate(model, num_images, diffusion_steps):
         step += 1
     out = model.normalizer.mean + pred_images * model.normalizer.variance ** 0.5
     return ops.minimum(ops.maximum(out, 0.0), 255.0)
+'''),
+    # issue 12: other routes
+    ("generate", "calls model.denoising_model and solves for the images itself", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    size = model.image_size
+    noisy = keras.random.normal((num_images, size, size, 3), seed=model.seed_generator)
+    step_size = 1.0 / diffusion_steps
+    for step in range(diffusion_steps):
+        t = ops.ones((num_images, 1, 1, 1)) * (1.0 - step * step_size)
+        noise_rates, signal_rates = diffusion_schedule(t)
+        pred_noises = model.denoising_model([noisy, noise_rates], training=False)
+        pred_images = (noisy - noise_rates * pred_noises) / signal_rates
+        next_noise_rates, next_signal_rates = diffusion_schedule(t - step_size)
+        noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises
+    images = pred_images * ops.sqrt(model.normalizer.variance) + model.normalizer.mean
+    return ops.clip(images, 0.0, 255.0)
+'''),
+    ("generate", "global denoise, remix at the top of the next step", '''
+import keras
+import numpy as np
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    size = model.image_size
+    noisy = keras.random.normal((num_images, size, size, 3), seed=model.seed_generator)
+    pred_images = pred_noises = None
+    for t in np.linspace(1.0, 0.0, diffusion_steps + 1, dtype="float32")[:-1]:
+        noise_rates, signal_rates = diffusion_schedule(ops.full((num_images, 1, 1, 1), t))
+        if pred_images is not None:
+            noisy = signal_rates * pred_images + noise_rates * pred_noises
+        pred_images, pred_noises = denoise(model.denoising_model, noisy, noise_rates, signal_rates)
+    mean, variance = model.normalizer.mean, model.normalizer.variance
+    return ops.clip(mean + pred_images * ops.sqrt(variance), 0.0, 255.0)
+'''),
+    ("generate", "every step's rates from one schedule call", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    size, batch = model.image_size, (num_images, 1, 1, 1)
+    steps = ops.arange(diffusion_steps + 1, dtype="float32")
+    all_noise_rates, all_signal_rates = diffusion_schedule(ops.reshape(1.0 - steps / diffusion_steps, (-1, 1, 1, 1, 1)))
+    x = keras.random.normal((num_images, size, size, 3), seed=model.seed_generator)
+    for k in range(diffusion_steps):
+        nr, sr = ops.broadcast_to(all_noise_rates[k], batch), ops.broadcast_to(all_signal_rates[k], batch)
+        pred_images, pred_noises = model.denoise(x, nr, sr)
+        x = all_signal_rates[k + 1] * pred_images + all_noise_rates[k + 1] * pred_noises
+    return ops.clip(model.normalizer.mean + pred_images * model.normalizer.variance ** 0.5, 0.0, 255.0)
+'''),
+    ("denoise", "ops.divide and ops.subtract", '''
+from keras import ops
+
+def denoise(denoising_model, noisy_images, noise_rates, signal_rates):
+    pred_noise_masks = denoising_model([noisy_images, noise_rates])
+    pred_images = ops.divide(ops.subtract(noisy_images, ops.multiply(noise_rates, pred_noise_masks)), signal_rates)
+    return pred_images, pred_noise_masks
+'''),
+    ("denoise", "keyword call, noisy images scaled first", '''
+def denoise(denoising_model, noisy_images, noise_rates, signal_rates):
+    pred_noise_masks = denoising_model(inputs=[noisy_images, noise_rates], training=False)
+    pred_images = noisy_images / signal_rates - pred_noise_masks * (noise_rates / signal_rates)
+    return pred_images, pred_noise_masks
+'''),
+    ("sampler", "explicit mean and stddev, seed generator made in build", '''
+import keras
+from keras import ops
+
+class Sampler(keras.layers.Layer):
+    def build(self, z_mean_shape, z_log_var_shape):
+        self.seed_generator = keras.random.SeedGenerator(42)
+
+    def call(self, z_mean, z_log_var):
+        eps = keras.random.normal(ops.shape(z_mean), mean=0.0, stddev=1.0, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+'''),
+    ("sampler", "ops.add, ops.multiply and sqrt of exp", '''
+import keras
+from keras import ops
+
+class Sampler(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(2024)
+
+    def call(self, z_mean, z_log_var):
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return ops.add(z_mean, ops.multiply(ops.sqrt(ops.exp(z_log_var)), epsilon))
 '''),
     ("slerp", "numpy with a sin(theta) threshold", '''
 import numpy as np

@@ -106,3 +106,20 @@ def test_flooding_stdout_is_capped(tmp_path):
     assert result.parts["kl_loss"].points == pytest.approx(part_points("kl_loss"))
     printed = next(n for n in result.notes if n.kind == "printed")
     assert len(printed.text) < 5000
+
+
+def test_a_hanging_piece_is_not_trained_again_after_its_own_part_timed_out(tmp_path):
+    hanging = SCHEDULE.replace("    start_angle = ops.arccos(max_signal_rate)\n",
+                               "    import time\n    time.sleep(10**6)\n    start_angle = ops.arccos(max_signal_rate)\n")
+    assert hanging != SCHEDULE
+    path = tmp_path / "submission.py"
+    path.write_text(hanging)
+    limits = Limits(part_seconds=10, load_seconds=60, convergence_seconds=(("cpu", 30.0), ("gpu", 30.0)))
+    result = grade(path, parts=["diffusion_schedule", "diffusion_convergence"], limits=limits)
+    assert result.parts["diffusion_schedule"].points == 0
+    convergence = result.parts["diffusion_convergence"]
+    assert convergence.points == 0
+    assert all("did not answer within its own part's limit (diffusion_schedule)" in c.message
+               for c in convergence.checks)
+    # Its own part's wall once, not a second wait in training.
+    assert result.timings["diffusion_convergence"] < 5

@@ -18,13 +18,16 @@ from genimg_kit.parts import PARTS
 # (id, weight), public checks first, then hidden ones.
 PINNED = {
     "sampler": [("sampler.output_shape", 1), ("sampler.eager_moments", 2), ("sampler.eager_independence", 1),
-                ("sampler.compiled_draws", 2), ("sampler.extreme_log_variances", 1)],
+                ("sampler.compiled_draws", 2), ("sampler.gradients", 2), ("sampler.extreme_log_variances", 1)],
     "kl_loss": [("kl_loss.per_example_shape", 1), ("kl_loss.non_negative", 1),
-                ("kl_loss.zero_at_standard_normal", 1), ("kl_loss.monte_carlo", 2), ("kl_loss.closed_form", 2)],
+                ("kl_loss.zero_at_standard_normal", 1), ("kl_loss.monte_carlo", 2), ("kl_loss.gradients", 2),
+                ("kl_loss.closed_form", 2)],
     "diffusion_schedule": [("diffusion_schedule.shapes_and_range", 1), ("diffusion_schedule.unit_circle", 1),
                            ("diffusion_schedule.endpoints", 2), ("diffusion_schedule.monotone", 1),
-                           ("diffusion_schedule.linear_angle", 2)],
-    "denoise": [("denoise.network_inputs", 1), ("denoise.inverts_forward_process", 2),
+                           ("diffusion_schedule.equal_angle_steps", 2),
+                           ("diffusion_schedule.rates_have_gradients", 2),
+                           ("diffusion_schedule.linear_angle", 2), ("diffusion_schedule.exact_derivatives", 2)],
+    "denoise": [("denoise.network_inputs", 1), ("denoise.inverts_forward_process", 2), ("denoise.gradients", 2),
                 ("denoise.arbitrary_predictor", 1)],
     "generate": [("generate.output_shape_and_range", 1), ("generate.steps_and_rates", 2),
                  ("generate.starts_from_noise", 1), ("generate.remix_with_next_rates", 2),
@@ -37,8 +40,8 @@ PINNED = {
                               ("diffusion_convergence.diffusion_samples_improve", 2)],
 }
 HIDDEN_IDS = {"sampler.extreme_log_variances", "kl_loss.closed_form", "diffusion_schedule.linear_angle",
-              "denoise.arbitrary_predictor", "generate.remix_with_next_rates", "generate.denormalised_output",
-              "slerp.great_circle", "slerp.symmetric"}
+              "diffusion_schedule.exact_derivatives", "denoise.arbitrary_predictor",
+              "generate.denormalised_output", "slerp.symmetric"}
 
 
 def test_battery_order_ids_and_weights_are_pinned():
@@ -80,5 +83,69 @@ def test_gradescope_numbers_come_from_the_ids_not_from_what_was_graded():
     numbers = {c.id: writers.test_number(c.id) for part in PARTS for c in battery(part, HIDDEN)}
     assert len(set(numbers.values())) == len(numbers)
     assert numbers["sampler.output_shape"] == "1.1"
-    assert numbers["kl_loss.closed_form"] == "2.5"
+    assert numbers["kl_loss.closed_form"] == "2.6"
     assert numbers["diffusion_convergence.diffusion_samples_improve"] == "8.2"
+
+
+def test_the_points_table_holds_the_hidden_checks_weight():
+    from genimg_kit.parts import PARTS as TABLE
+
+    for part in PARTS:
+        assert sum(c.weight for c in HIDDEN.get(part, ())) == TABLE[part].hidden_weight, part
+
+
+def test_a_public_check_is_worth_the_same_with_or_without_the_hidden_ones():
+    from genimg_kit.checks.core import failed_checks
+
+    for part in PARTS:
+        public = {c.id: c.max_points for c in failed_checks(part, battery(part), "x").checks}
+        full = {c.id: c.max_points for c in failed_checks(part, battery(part, HIDDEN), "x").checks}
+        assert public == {k: v for k, v in full.items() if k in public}, part
+
+
+# The mistake each part exists to teach: the public checks alone must catch it,
+# so that no student sees full marks in the notebook for it.
+MAIN_BUGS = {
+    "sampler": ["variance used as std"],
+    "kl_loss": ["KL sign flipped"],
+    "diffusion_schedule": ["linear signal rates"],
+    "denoise": ["multiplies by the signal rate"],
+    "generate": ["remixes with the current rates"],
+    "slerp": ["slerp as lerp", "slerp as nlerp"],
+}
+
+
+@pytest.mark.parametrize("mutant_id", [m for ids in MAIN_BUGS.values() for m in ids])
+def test_the_public_battery_alone_catches_the_parts_main_bug(mutant_id):
+    import keras
+
+    from genimg_kit.checks.battery import run_part
+    from genimg_kit.checks.core import LocalSubject
+    from tests.mutants import MUTANTS
+
+    (mutant,) = [m for m in MUTANTS if m.id == mutant_id]
+    keras.utils.set_random_seed(0)
+    namespace = {"__name__": "submission"}
+    exec(compile(mutant.source(), "<submission>", "exec"), namespace)
+    public = run_part(mutant.part, LocalSubject(namespace))
+    assert not any(c.hidden for c in public.checks)
+    assert public.points < public.max_points - 1e-6, f"{mutant_id}: full public marks"
+
+
+def test_a_report_shows_every_distinct_failure_with_its_inputs():
+    from hypothesis import strategies as st
+
+    from genimg_kit.checks.core import LocalSubject, check, run_checks
+    from genimg_kit.checks.report import format_part
+
+    @check("slerp", "two ways to fail", given=(st.integers(1, 5), st.floats(0.0, 1.0)))
+    def two_ways(subject, steps, t):
+        assert steps < 3, f"{steps} steps is too many"
+        assert t < 0.5, f"t = {t} is too late"
+
+    result = run_checks("slerp", [two_ways], LocalSubject({}))
+    text = format_part(result)
+    assert "2 distinct failures" in text
+    assert "3 steps is too many" in text and "t = 1.0 is too late" in text
+    assert "steps=3, t=0.0" in text and "steps=1, t=1.0" in text
+    assert "Hypothesis found" not in text and "prop(" not in text

@@ -8,7 +8,7 @@ from autograder.hidden import HIDDEN
 from genimg_kit.checks.battery import run_part
 from genimg_kit.checks.core import LocalSubject
 from genimg_kit.parts import PARTS, part_points
-from tests.mutants import CORRECT_VARIANTS, MODULE_OF_PART, MUTANTS, TRAINING_MUTANTS, reference_source
+from tests.mutants import CORRECT_VARIANTS, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, reference_source
 
 
 def namespace_of(source):
@@ -41,13 +41,22 @@ def test_correct_variant_keeps_full_points(variant):
     assert result.points == pytest.approx(part_points(part)), failed
 
 
-@pytest.mark.parametrize("mutant", TRAINING_MUTANTS, ids=[m.id for m in TRAINING_MUTANTS])
-def test_training_only_bug_passes_properties_and_fails_convergence(mutant):
+# The checks that differentiate a piece; every other check looks at values only.
+GRADIENT_CHECKS = {"sampler.gradients", "kl_loss.gradients", "diffusion_schedule.rates_have_gradients",
+                   "diffusion_schedule.exact_derivatives", "denoise.gradients"}
+
+
+@pytest.mark.parametrize("mutant", GRADIENT_MUTANTS, ids=[m.id for m in GRADIENT_MUTANTS])
+def test_gradient_bug_passes_value_checks_and_fails_gradient_checks(mutant):
     namespace = namespace_of(mutant.source())
-    properties = run_part(mutant.part, LocalSubject(namespace), HIDDEN)
-    assert properties.points == pytest.approx(part_points(mutant.part)), "not a training-only bug"
-    convergence = run_part(mutant.loses, LocalSubject(namespace), HIDDEN)
-    assert convergence.points < part_points(mutant.loses) - 1e-6, "convergence did not catch it"
+    result = run_part(mutant.part, LocalSubject(namespace), HIDDEN)
+    failed = {c.id: c.message for c in result.checks if not c.passed}
+    assert failed, "the gradient checks did not catch this bug"
+    assert set(failed) <= GRADIENT_CHECKS, f"not a gradient-only bug: {failed}"
+    assert all(failed.values()), "every failed check says what went wrong"
+    if mutant.loses:
+        convergence = run_part(mutant.loses, LocalSubject(namespace), HIDDEN)
+        assert convergence.points < part_points(mutant.loses) - 1e-6, "convergence did not catch it"
 
 
 def test_catalogue_size():
@@ -61,4 +70,5 @@ def test_public_checks_alone_pass_the_reference_and_report_counterexamples():
     result = run_part("kl_loss", LocalSubject(namespace))
     assert all(not c.hidden for c in result.checks)
     failed = [c for c in result.checks if not c.passed]
-    assert any("Failing test case" in c.counterexample for c in failed)
+    # The counterexample names the check's drawn argument (mean_and_log_var draws `inputs`).
+    assert any(c.counterexample.startswith("inputs=") for c in failed)

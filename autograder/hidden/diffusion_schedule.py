@@ -1,7 +1,8 @@
 import numpy as np
 
 from genimg_kit.checks.core import assert_close, check
-from genimg_kit.checks.diffusion_schedule import bounds, rates
+from genimg_kit.checks.diffusion_schedule import bounds, rate_gradients, rates
+from genimg_kit.checks.strategies import float_arrays
 
 
 @check("diffusion_schedule", "the angle arccos(signal_rate) grows linearly in t (cosine schedule)",
@@ -17,4 +18,18 @@ def linear_angle(subject, bounds):
     assert_close(noise_rates, np.sin(angles), "noise rates on t = 0, 0.1, ..., 1", atol=1e-5)
 
 
-CHECKS = (linear_angle,)
+@check("diffusion_schedule", "derivatives in t: d noise / dt = cos(angle) * (a1 - a0), "
+       "d signal / dt = -sin(angle) * (a1 - a0)", weight=2.0,
+       hint="the angle a0 + t * (a1 - a0), a0 = arccos(max), a1 = arccos(min), must be computed "
+            "from the times with keras.ops, so that the rates' derivatives follow from it",
+       given=(float_arrays((6,), 0.0, 1.0), bounds))
+def exact_derivatives(subject, times, bounds):
+    d_noise, d_signal = rate_gradients(subject, times, bounds)
+    start, end = np.arccos(np.float64(bounds[1])), np.arccos(np.float64(bounds[0]))
+    angles = start + times.astype(np.float64) * (end - start)
+    where = f"at t = {np.round(times, 4).tolist()}"
+    assert_close(d_noise, np.cos(angles) * (end - start), f"d noise_rates / dt {where}", rtol=1e-3)
+    assert_close(d_signal, -np.sin(angles) * (end - start), f"d signal_rates / dt {where}", rtol=1e-3)
+
+
+CHECKS = (linear_angle, exact_derivatives)

@@ -3,7 +3,9 @@
 Six parts grade one name each; two convergence parts train the chapter's
 models with several of them together. A part's points are shared among its
 checks in proportion to their weights (each check declares its weight where
-it is defined, public or hidden).
+it is defined, public or hidden). The table says how much weight a part's
+hidden checks hold, not what they check: a self-check without them shows
+how many points are left for grading.
 """
 
 import dataclasses
@@ -14,15 +16,16 @@ class Part:
     names: tuple  # the top-level names the part needs
     points: float
     tags: tuple  # Gradescope tags: the part id, or "convergence" plus the model
+    hidden_weight: float = 0.0  # the weights of the part's hidden checks, summed
 
 
 PARTS = {
-    "sampler": Part(("Sampler",), 12, ("sampler",)),
-    "kl_loss": Part(("kl_loss",), 12, ("kl_loss",)),
-    "diffusion_schedule": Part(("diffusion_schedule",), 12, ("diffusion_schedule",)),
-    "denoise": Part(("denoise",), 12, ("denoise",)),
-    "generate": Part(("generate",), 16, ("generate",)),
-    "slerp": Part(("slerp",), 16, ("slerp",)),
+    "sampler": Part(("Sampler",), 12, ("sampler",), hidden_weight=1),
+    "kl_loss": Part(("kl_loss",), 12, ("kl_loss",), hidden_weight=2),
+    "diffusion_schedule": Part(("diffusion_schedule",), 12, ("diffusion_schedule",), hidden_weight=4),
+    "denoise": Part(("denoise",), 12, ("denoise",), hidden_weight=1),
+    "generate": Part(("generate",), 16, ("generate",), hidden_weight=2),
+    "slerp": Part(("slerp",), 16, ("slerp",), hidden_weight=1),
     "vae_convergence": Part(("Sampler", "kl_loss"), 10, ("convergence", "vae")),
     "diffusion_convergence": Part(("diffusion_schedule", "denoise", "generate"), 10,
                                   ("convergence", "diffusion")),

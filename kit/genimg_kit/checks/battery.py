@@ -33,6 +33,10 @@ def battery(part, hidden=None):
     strays = [c.id for c in checks if c.part != part]
     if strays:
         raise ValueError(f"the {part} battery lists checks of other parts: {', '.join(strays)}")
+    hidden_weight = sum(c.weight for c in checks if c.hidden)
+    if hidden is not None and hidden_weight != PARTS[part].hidden_weight:
+        raise ValueError(f"{part}'s hidden checks weigh {hidden_weight:g}; the points table "
+                         f"(genimg_kit.parts) says {PARTS[part].hidden_weight:g}")
     return checks
 
 

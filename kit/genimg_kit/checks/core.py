@@ -20,7 +20,7 @@ import time
 
 import hypothesis
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Verbosity, settings
 
 from genimg_kit import parts as parts_table
 
@@ -33,6 +33,8 @@ GRADING_SETTINGS = settings(
     max_examples=20,
     print_blob=False,
     suppress_health_check=list(HealthCheck),
+    # Hypothesis's own report (its notes) is not shown: the drawn inputs are (see Check).
+    verbosity=Verbosity.quiet,
 )
 
 
@@ -71,12 +73,19 @@ class Check:
     def _property(self, subject):
         function = self.function
 
-        def prop(*drawn):
-            function(subject, *drawn)
-
-        # Hypothesis reads the drawn arguments' names (for counterexamples) from
-        # the signature, and seeds each check from its id, not from its source.
         names = list(inspect.signature(function).parameters)[1:]
+
+        def prop(*drawn):
+            try:
+                function(subject, *drawn)
+            except Exception as error:
+                # Hypothesis replays the minimal failing example last: the inputs
+                # that travel with its error are that counterexample.
+                error.drawn = dict(zip(names, drawn))
+                raise
+
+        # Hypothesis reads the drawn arguments' names from the signature, and
+        # seeds each check from its id, not from its source.
         prop.__signature__ = inspect.Signature(
             [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
         prop.__name__ = prop.__qualname__ = function.__name__
@@ -144,23 +153,58 @@ class LocalSubject:
             raise SubmissionError(describe_exception(error)) from None
 
 
-def _counterexample(error):
-    notes = getattr(error, "__notes__", None) or []
-    return "\n".join(n for n in notes if "Falsifying" in n or "Failing" in n or "Draw" in n)
+def _failures(error):
+    """The distinct failures one check found: Hypothesis groups them when there are several."""
+    if isinstance(error, BaseExceptionGroup):
+        return [f for sub in error.exceptions for f in _failures(sub)]
+    return [error]
 
 
-def _message(error):
+def format_value(value):
+    """A drawn input as a student would write it: numbers rounded, arrays as nested lists."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 24:
+            return str(np.round(value.astype(np.float64), 4).tolist())
+        head = ", ".join(format_value(v) for v in value.ravel()[:6])
+        return f"array of shape {value.shape} starting [{head}, ...]"
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(format_value(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, (float, np.floating)):
+        return repr(round(float(value), 6))
+    return repr(value)
+
+
+def _message_of(error):
     if isinstance(error, SubmissionError):
         return f"your code raised {error}"
     text = str(error).strip()
     return text or f"{type(error).__name__} without a message"
 
 
+def _counterexample_of(error):
+    drawn = getattr(error, "drawn", None)
+    return ", ".join(f"{name}={format_value(v)}" for name, v in drawn.items()) if drawn else ""
+
+
+def _verdict(error):
+    """(message, counterexample) of a failed check, every distinct failure included."""
+    failures = _failures(error)
+    if len(failures) == 1:
+        return _message_of(failures[0]), _counterexample_of(failures[0])
+    messages = [f"failure {i}: {_message_of(f)}" for i, f in enumerate(failures, 1)]
+    examples = [f"failure {i}: {_counterexample_of(f)}" for i, f in enumerate(failures, 1)
+                if _counterexample_of(f)]
+    return (f"{len(failures)} distinct failures\n" + "\n".join(messages)), "\n".join(examples)
+
+
 def _shares(part, checks):
-    """Each check's points: the part's points shared by weight."""
-    total_weight = sum(c.weight for c in checks)
-    points = parts_table.part_points(part)
-    return [points * c.weight / total_weight for c in checks]
+    """Each check's points: the part's points shared by weight over the whole battery,
+    hidden checks included whether they run here or not (the points table holds
+    their weight), so a public check is worth the same in a notebook as at grading."""
+    table = parts_table.PARTS[part]
+    total_weight = sum(c.weight for c in checks if not c.hidden) + table.hidden_weight
+    return [table.points * c.weight / total_weight for c in checks]
 
 
 def _result(c, share, **verdict):
@@ -189,9 +233,8 @@ def run_checks(part, checks, subject):
             except (MissingName, SubmissionDied) as error:
                 stop_message = str(error)
                 result.message = stop_message
-            except Exception as error:  # AssertionError, SubmissionError, ...
-                result.message = _message(error)
-                result.counterexample = _counterexample(error)
+            except Exception as error:  # AssertionError, SubmissionError, a group of them, ...
+                result.message, result.counterexample = _verdict(error)
             else:
                 result.passed, result.points = True, share
         else:
@@ -215,3 +258,12 @@ def assert_close(actual, expected, what, rtol=1e-4, atol=1e-5):
             f"{what}: expected {expected[index]:.6g} at index {tuple(int(i) for i in index)}, "
             f"got {actual[index]:.6g}"
         )
+
+
+def assert_gradient(out, key, expected, what, rtol=1e-4, atol=1e-5):
+    """Asserts the gradient probe's `key` is `expected`; a missing key means none flowed."""
+    assert key in out, (
+        f"{what}: expected a gradient, got none at all (the tape returned None: the value was "
+        "detached with ops.stop_gradient, or computed outside the backend, e.g. with numpy)"
+    )
+    assert_close(out[key], expected, what, rtol=rtol, atol=atol)

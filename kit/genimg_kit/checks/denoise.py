@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, check
+from genimg_kit.checks.core import assert_close, assert_gradient, check
 from genimg_kit.checks.strategies import float_arrays, floats
 from genimg_kit.probes import denoise as probes
 
@@ -50,4 +50,23 @@ def inverts_forward_process(subject, process):
     assert_close(out["second"], noise, "pred_noise_masks (second output)")
 
 
-CHECKS = (network_inputs, inverts_forward_process)
+@check("denoise", "gradients: d sum(pred_noise_masks) / d prediction = 1, d sum(pred_images) / d "
+       "prediction = -noise_rates / signal_rates, d sum(pred_images) / d noisy_images = 1 / signal_rates",
+       weight=2.0,
+       hint="the U-Net learns through these gradients: return its prediction attached (no "
+            "ops.stop_gradient, no numpy) and compute pred_images from it with keras.ops",
+       given=forward_process())
+def gradients(subject, process):
+    _, noise, noisy, noise_rates, signal_rates = process
+    out = subject.probe(probes.denoise_gradients, noisy_images=noisy, noise_rates=noise_rates,
+                        signal_rates=signal_rates, noise_mask=noise)
+    ones = np.ones(noisy.shape)
+    assert_gradient(out, "d_pred_noise_masks_d_prediction", ones,
+                    "d sum(pred_noise_masks) / d the network's prediction")
+    assert_gradient(out, "d_pred_images_d_prediction", -ones * noise_rates / signal_rates,
+                    "d sum(pred_images) / d the network's prediction", rtol=1e-3)
+    assert_gradient(out, "d_pred_images_d_noisy_images", ones / signal_rates,
+                    "d sum(pred_images) / d noisy_images", rtol=1e-3)
+
+
+CHECKS = (network_inputs, inverts_forward_process, gradients)

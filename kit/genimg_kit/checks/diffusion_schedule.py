@@ -63,4 +63,51 @@ def monotone(subject):
     assert np.all(np.diff(noise_rates) > 0), f"noise rates should increase with t, got {noise_rates}"
 
 
-CHECKS = (shapes_and_range, unit_circle, endpoints, monotone)
+@check("diffusion_schedule", "a cosine schedule: equally spaced times give equally spaced angles "
+       "arccos(signal_rate)", weight=2.0,
+       hint="interpolate the angle linearly in t, then take its cosine and sine; interpolating "
+            "the signal rate itself is a linear schedule, not the cosine one",
+       given=bounds)
+def equal_angle_steps(subject, bounds):
+    times = np.linspace(0.0, 1.0, 11, dtype=np.float32)
+    _, signal_rates = rates(subject, times, bounds)
+    assert signal_rates.shape == times.shape, f"expected shape {times.shape}, got {signal_rates.shape}"
+    steps = np.diff(np.arccos(np.clip(signal_rates.astype(np.float64), -1.0, 1.0)))
+    worst = int(np.argmax(np.abs(steps - steps.mean())))
+    assert np.allclose(steps, steps.mean(), atol=1e-4), (
+        f"with min_signal_rate={bounds[0]:.4g}, max_signal_rate={bounds[1]:.4g}, t = 0, 0.1, ..., 1: "
+        f"expected the same angle step each time (on average {steps.mean():.5f} rad), got "
+        f"{steps[worst]:.5f} rad from t={times[worst]:.1f} to t={times[worst + 1]:.1f}"
+    )
+
+
+def rate_gradients(subject, times, bounds):
+    out = subject.probe(probes.diffusion_schedule_gradients, times=times, bounds=bounds)
+    for key, name in (("d_noise_rates", "noise_rates"), ("d_signal_rates", "signal_rates")):
+        assert key in out, (
+            f"d {name} / dt: expected a gradient, got none at all (the tape returned None: the "
+            "rates were detached with ops.stop_gradient, or computed outside the backend, e.g. with numpy)"
+        )
+        assert out[key].shape == times.shape, f"d {name} / dt: expected shape {times.shape}, got {out[key].shape}"
+    return out["d_noise_rates"], out["d_signal_rates"]
+
+
+@check("diffusion_schedule", "the rates are differentiable in t: noise rises and signal falls, "
+       "with non-zero finite derivatives", weight=2.0,
+       hint="compute with keras.ops on the times: ops.stop_gradient or numpy (np.cos, float(...)) "
+            "cut the gradient",
+       given=(float_arrays((6,), 0.0, 1.0), bounds))
+def rates_have_gradients(subject, times, bounds):
+    d_noise, d_signal = rate_gradients(subject, times, bounds)
+    for name, d, sign in (("noise_rates", d_noise, 1), ("signal_rates", d_signal, -1)):
+        wrong = ~(np.isfinite(d) & (sign * d > 0))
+        if np.any(wrong):
+            i = int(np.argmax(wrong))
+            raise AssertionError(
+                f"d {name} / dt at t={times[i]:.4g} (min_signal_rate={bounds[0]:.4g}, "
+                f"max_signal_rate={bounds[1]:.4g}): expected a finite {'positive' if sign > 0 else 'negative'} "
+                f"value, got {d[i]:.6g}"
+            )
+
+
+CHECKS = (shapes_and_range, unit_circle, endpoints, monotone, equal_angle_steps, rates_have_gradients)

@@ -1,14 +1,17 @@
 """Public checks of `generate`: deterministic DDIM sampling from pure noise.
 
-`generate` runs on a spy model and a spy `diffusion_schedule` (a made-up
-linear one, see genimg_kit.probes.generate): the checks see every call the
-loop makes.
+`generate` runs on a spy model, with a spy `diffusion_schedule` (a made-up
+linear one) and a spy denoising network (a made-up function of its inputs),
+see genimg_kit.probes.generate. The checks judge what the loop computes, not
+its route: every correct route runs the network once per step, so the
+network's recorded inputs are where a step's rates and noisy images are read,
+and its predictions are recomputed here, with numpy.
 """
 
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import check
+from genimg_kit.checks.core import assert_close, check
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.probes import generate as probes
 
@@ -16,27 +19,58 @@ from genimg_kit.probes import generate as probes
 MEAN = np.array([100.0, 128.0, 150.0], np.float32).reshape(1, 1, 1, 3)
 VARIANCE = np.array([80.0, 90.0, 100.0], np.float32).reshape(1, 1, 1, 3) ** 2
 
-runs = st.tuples(st.integers(1, 2), st.integers(1, 5), st.just(4))
+# Drawn as (num_images, diffusion_steps, image_size).
+NUM_IMAGES, DIFFUSION_STEPS, IMAGE_SIZE = st.integers(1, 2), st.integers(1, 5), st.just(4)
+RUNS = (NUM_IMAGES, DIFFUSION_STEPS, IMAGE_SIZE)
 
 
-def run(subject, num_images, steps, image_size):
-    return subject.probe(probes.generate, num_images=num_images, diffusion_steps=steps,
+def run(subject, num_images, diffusion_steps, image_size):
+    return subject.probe(probes.generate, num_images=num_images, diffusion_steps=diffusion_steps,
                          image_size=image_size, mean=MEAN, variance=VARIANCE)
 
 
-def expected_times(steps):
-    return 1.0 - np.arange(steps) / steps
+def expected_times(diffusion_steps):
+    return 1.0 - np.arange(diffusion_steps) / diffusion_steps
+
+
+def assert_network_calls(out, diffusion_steps):
+    calls = int(out["network_calls"])
+    assert calls == diffusion_steps, (
+        f"with diffusion_steps={diffusion_steps}, the denoising network ran {calls} times; "
+        "expected once per step"
+    )
+
+
+def predictions(out, k):
+    """(pred_images, pred_noises) of network call k, recomputed from what the network saw.
+
+    The signal rates are the spy schedule's partners of the noise rates the
+    network saw: its rates lie on the unit circle.
+    """
+    noisy, noise_rates = out["noisy"][k].astype(np.float64), out["noise_rates"][k].astype(np.float64)
+    signal_rates = np.sqrt(1.0 - noise_rates * noise_rates)
+    return probes.split(noisy, noise_rates, signal_rates, probes.spy_noise_prediction(noisy, noise_rates, np))
+
+
+def schedule_use(out, seen_rate):
+    """What the loop asked of diffusion_schedule, for the message on a rate the network saw."""
+    times = out["schedule_times"]
+    if times.size == 0:
+        return ("diffusion_schedule was never called (README contract: generate takes its rates "
+                "from the global `diffusion_schedule`)")
+    asked = "your loop asked diffusion_schedule for t = " + ", ".join(f"{t:.4g}" for t in times[:12])
+    if not np.any(np.isclose(out["schedule_noise_rates"], seen_rate, atol=1e-5)):
+        asked += "; diffusion_schedule never returned that noise rate"
+    return asked
 
 
 @check("generate", "returns (num_images, size, size, 3) images in [0, 255]",
        hint="denormalise with normalizer.mean and sqrt(normalizer.variance), then clip to [0, 255]",
-       given=runs)
-def output_shape_and_range(subject, run_args):
-    num_images, steps, size = run_args
-    images = run(subject, num_images, steps, size)["images"]
-    assert images.shape == (num_images, size, size, 3), (
-        f"expected shape {(num_images, size, size, 3)}, got {images.shape}"
-    )
+       given=RUNS)
+def output_shape_and_range(subject, num_images, diffusion_steps, image_size):
+    images = run(subject, num_images, diffusion_steps, image_size)["images"]
+    want = (num_images, image_size, image_size, 3)
+    assert images.shape == want, f"expected shape {want}, got {images.shape}"
     assert np.all((images >= 0) & (images <= 255)), (
         f"values outside [0, 255]: min {images.min():.4g}, max {images.max():.4g}"
     )
@@ -44,24 +78,19 @@ def output_shape_and_range(subject, run_args):
 
 @check("generate", "denoises diffusion_steps times, at t = 1, 1 - 1/S, ..., 1/S", weight=2.0,
        hint="start at t = 1 (pure noise) and step down by 1 / diffusion_steps; "
-            "get each step's rates from diffusion_schedule",
-       given=runs)
-def steps_and_rates(subject, run_args):
-    num_images, steps, size = run_args
-    out = run(subject, num_images, steps, size)
-    calls = int(out["calls"])
-    assert calls == steps, f"with diffusion_steps={steps}, model.denoise was called {calls} times"
-    times = expected_times(steps)
-    want_noise, want_signal = probes.spy_schedule(times, np)
-    shape = (steps,) + (1,) * (out["noise_rates"].ndim - 1)
-    got_noise = out["noise_rates"].reshape(steps, -1)[:, 0]
-    got_signal = out["signal_rates"].reshape(steps, -1)[:, 0]
-    for k in range(steps):
-        assert np.allclose(out["noise_rates"][k], want_noise.reshape(shape)[k], atol=1e-5) and \
-            np.allclose(out["signal_rates"][k], want_signal.reshape(shape)[k], atol=1e-5), (
-            f"step {k} of {steps}: expected the rates of t = {times[k]:.4g} "
-            f"(noise {want_noise[k]:.4g}, signal {want_signal[k]:.4g}), "
-            f"got noise {got_noise[k]:.4g}, signal {got_signal[k]:.4g}"
+            "get each step's rates from diffusion_schedule and hand the network the noise rates",
+       given=RUNS)
+def steps_and_rates(subject, num_images, diffusion_steps, image_size):
+    out = run(subject, num_images, diffusion_steps, image_size)
+    assert_network_calls(out, diffusion_steps)
+    times = expected_times(diffusion_steps)
+    want, _ = probes.spy_schedule(times, np)
+    for k in range(diffusion_steps):
+        got = out["noise_rates"][k]
+        seen = np.ravel(got)[0]
+        assert np.allclose(got, want[k], atol=1e-5), (
+            f"step {k} of {diffusion_steps}: expected the network to see the noise rate of "
+            f"t = {times[k]:.4g} ({want[k]:.4g}), got {seen:.4g}; {schedule_use(out, seen)}"
         )
 
 
@@ -69,10 +98,28 @@ def steps_and_rates(subject, run_args):
        hint="keras.random.normal((num_images, image_size, image_size, 3), seed=model.seed_generator)")
 def starts_from_noise(subject):
     out = run(subject, 3, 2, 16)
-    assert int(out["calls"]) >= 1, "model.denoise was never called"
+    assert int(out["network_calls"]) >= 1, "generate never ran the denoising network"
     first = out["noisy"][0]
     assert first.shape == (3, 16, 16, 3), f"expected initial noise of shape (3, 16, 16, 3), got {first.shape}"
     assert_standard_normal(first, "the images handed to the first denoising step")
 
 
-CHECKS = (output_shape_and_range, steps_and_rates, starts_from_noise)
+@check("generate", "remixes each prediction with the NEXT step's rates", weight=2.0,
+       hint="next_noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises, "
+            "with the rates of t - 1/diffusion_steps: the remixed images must be as noisy as "
+            "the step that denoises them next expects",
+       given=(NUM_IMAGES, st.integers(2, 5), IMAGE_SIZE))
+def remix_with_next_rates(subject, num_images, diffusion_steps, image_size):
+    out = run(subject, num_images, diffusion_steps, image_size)
+    assert_network_calls(out, diffusion_steps)
+    next_times = expected_times(diffusion_steps) - 1.0 / diffusion_steps
+    next_noise, next_signal = probes.spy_schedule(next_times, np)
+    for k in range(diffusion_steps - 1):
+        pred_images, pred_noises = predictions(out, k)
+        want = next_signal[k] * pred_images + next_noise[k] * pred_noises
+        assert_close(out["noisy"][k + 1], want,
+                     f"noisy images handed to step {k + 1} of {diffusion_steps} (the remix of step {k}'s "
+                     f"predictions with the rates of t = {next_times[k]:.4g})", rtol=1e-3, atol=1e-3)
+
+
+CHECKS = (output_shape_and_range, steps_and_rates, starts_from_noise, remix_with_next_rates)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genimg_kit.checks.core import check
+from genimg_kit.checks.core import assert_gradient, check
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import kl_loss as probes
 
@@ -69,4 +69,17 @@ def monte_carlo(subject):
     )
 
 
-CHECKS = (per_example_shape, non_negative, zero_at_standard_normal, monte_carlo)
+@check("kl_loss", "gradients: d sum(KL) / d z_mean = z_mean, d sum(KL) / d z_log_var = 0.5 * (exp(z_log_var) - 1)",
+       weight=2.0,
+       hint="the KL term trains the encoder through these gradients: no ops.stop_gradient and no "
+            "numpy on z_mean or z_log_var",
+       given=mean_and_log_var())
+def gradients(subject, inputs):
+    z_mean, z_log_var = inputs
+    out = subject.probe(probes.kl_loss_gradients, z_mean=z_mean, z_log_var=z_log_var)
+    assert_gradient(out, "d_z_mean", z_mean, "d sum(kl_loss) / d z_mean")
+    want = 0.5 * np.expm1(z_log_var.astype(np.float64))
+    assert_gradient(out, "d_z_log_var", want, "d sum(kl_loss) / d z_log_var")
+
+
+CHECKS = (per_example_shape, non_negative, zero_at_standard_normal, monte_carlo, gradients)

@@ -5,6 +5,8 @@ counterexample, hint); the part block here and every writer of the grader
 show it as it is.
 """
 
+from genimg_kit.parts import part_points
+
 
 def check_details(c):
     """What a failed check says; "passed" for one that passed."""
@@ -20,7 +22,12 @@ def check_details(c):
 
 
 def format_part(result, show_passed=True):
-    lines = [f"{result.part}: {result.points:.1f}/{result.max_points:.1f} points"]
+    held = part_points(result.part) - result.max_points  # the hidden checks', when they did not run
+    if held > 1e-9:
+        lines = [f"{result.part}: public checks {result.points:.1f}/{result.max_points:.1f}; "
+                 f"{held:.1f} more points are checked at grading"]
+    else:
+        lines = [f"{result.part}: {result.points:.1f}/{result.max_points:.1f} points"]
     for c in result.checks:
         if c.passed and not show_passed:
             continue

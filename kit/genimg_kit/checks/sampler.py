@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genimg_kit.checks.core import check
+from genimg_kit.checks.core import assert_gradient, check
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import sampler as probes
@@ -83,4 +83,18 @@ def compiled_draws(subject):
     assert_moments(z[1], z_mean, z_log_var, "compiled call")
 
 
-CHECKS = (output_shape, eager_moments, eager_independence, compiled_draws)
+@check("sampler", "gradients flow to both heads: d sum(z) / d z_mean = 1, "
+       "d sum(z) / d z_log_var = 0.5 * (z - z_mean)", weight=2.0,
+       hint="the reparameterisation trick exists for these gradients: no ops.stop_gradient and no "
+            "numpy on z_mean or z_log_var; only eps is a constant",
+       given=mean_and_log_var())
+def gradients(subject, inputs):
+    z_mean, z_log_var = inputs
+    out = subject.probe(probes.sampler_gradients, z_mean=z_mean, z_log_var=z_log_var)
+    assert_gradient(out, "d_z_mean", np.ones_like(z_mean), "d sum(z) / d z_mean")
+    # d z / d z_log_var = 0.5 * exp(0.5 * z_log_var) * eps, with the eps of this very call.
+    want = 0.5 * (out["z"].astype(np.float64) - z_mean)
+    assert_gradient(out, "d_z_log_var", want, "d sum(z) / d z_log_var", rtol=1e-3)
+
+
+CHECKS = (output_shape, eager_moments, eager_independence, compiled_draws, gradients)

@@ -41,4 +41,31 @@ def parallel_inputs(subject, seed, shape, t, scale):
         assert_close(out, (1 - t) * v + t * v2, f"{label} inputs at t={t}", rtol=1e-3, atol=1e-4)
 
 
-CHECKS = (endpoints, parallel_inputs)
+def equal_norm_pair(seed, shape):
+    v1, v2 = pair(seed, shape)
+    return v1, (v2 * np.linalg.norm(v1) / np.linalg.norm(v2)).astype(np.float32)
+
+
+def angle(a, b):
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))
+
+
+# Public: it is what slerp is for. A linear (or normalised linear) interpolation
+# passes the endpoints and parallel inputs and fails here.
+@check("slerp", "for equal-norm inputs the angle to v1 is t * theta and the norm is kept", weight=2.0,
+       hint="slerp moves along the great circle at constant speed; lerp cuts the chord",
+       given=(seeds, small_shapes.filter(lambda s: np.prod(s) >= 2), times))
+def great_circle(subject, seed, shape, t):
+    v1, v2 = equal_norm_pair(seed, shape)
+    theta = angle(v1, v2)
+    out = run(subject, t, v1, v2)
+    assert out.shape == v1.shape, f"expected shape {v1.shape}, got {out.shape}"
+    assert abs(angle(out, v1) - t * theta) < 2e-3, (
+        f"at t={t:.4g} the angle to v1 should be {t * theta:.4f} rad, got {angle(out, v1):.4f} "
+        f"(v1={v1.tolist()}, v2={v2.tolist()})"
+    )
+    assert_close(np.linalg.norm(out), np.linalg.norm(v1), f"norm at t={t:.4g}", rtol=2e-3)
+
+
+CHECKS = (endpoints, parallel_inputs, great_circle)

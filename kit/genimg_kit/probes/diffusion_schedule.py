@@ -1,6 +1,7 @@
-"""Probe of `diffusion_schedule`."""
+"""Probes of `diffusion_schedule`: its rates, and their derivatives in the times."""
 
 from genimg_kit import probes
+from genimg_kit.probes.gradients import named_gradients, sum_gradients
 
 
 def diffusion_schedule(namespace, times, bounds=None):
@@ -19,4 +20,16 @@ def diffusion_schedule(namespace, times, bounds=None):
     }
 
 
-PROBES = (diffusion_schedule,)
+def diffusion_schedule_gradients(namespace, times, bounds):
+    """d noise_rates / dt and d signal_rates / dt, elementwise (the schedule is elementwise)."""
+    schedule = probes.graded(namespace, "diffusion_schedule")
+
+    def rates(t):
+        out = schedule(t, min_signal_rate=float(bounds[0]), max_signal_rate=float(bounds[1]))
+        return probes.pair(out, "diffusion_schedule", "noise_rates, signal_rates")
+
+    _, ((d_noise,), (d_signal,)) = sum_gradients(rates, [times])
+    return named_gradients([d_noise, d_signal], ["d_noise_rates", "d_signal_rates"])
+
+
+PROBES = (diffusion_schedule, diffusion_schedule_gradients)
