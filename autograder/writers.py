@@ -21,7 +21,7 @@ def text_report(record, show_passed=True):
         lines.append(f"status: {record.status}: {record.message}")
     lines += [f"score: {record.score:.1f}/{record.max_score:.1f}", ""]
     for part in record.parts.values():
-        lines += [format_part(part, show_passed), ""]
+        lines += [format_part(part, show_passed)] + _shared_losses(record, part) + [""]
     skipped = [n for n in record.notes if n.kind == "skipped"]
     if skipped:
         lines.append(f"{len(skipped)} top-level statements were not run (training, plotting, downloads; "
@@ -29,6 +29,20 @@ def text_report(record, show_passed=True):
     lines += [_note_text(n) for n in record.notes if n.kind != "skipped"]
     lines.append(f"graded in {record.seconds:.1f} s")
     return "\n".join(lines)
+
+
+def _shared_losses(record, result):
+    """For a convergence part that lost points: the pieces it trains that lost points in
+    their own parts too (by design it trains them together, so one bug can cost here again)."""
+    if "convergence" not in PARTS[result.part].tags or result.points >= result.max_points - 1e-9:
+        return []
+    losing = [p for p, r in record.parts.items() if p != result.part and len(PARTS[p].names) == 1
+              and PARTS[p].names[0] in PARTS[result.part].names and r.points < r.max_points - 1e-9]
+    if not losing:
+        return []
+    return [f"  ({result.part} trains {', '.join(PARTS[result.part].names)} together; "
+            f"{' and '.join(losing)} also lost points in {'their' if len(losing) > 1 else 'its'} own "
+            "part: fix that first, it may be what costs points here)"]
 
 
 def _note_text(note):

@@ -149,3 +149,14 @@ def test_a_report_shows_every_distinct_failure_with_its_inputs():
     assert "3 steps is too many" in text and "t = 1.0 is too late" in text
     assert "steps=3, t=0.0" in text and "steps=1, t=1.0" in text
     assert "Hypothesis found" not in text and "prop(" not in text
+
+
+def test_drawn_inputs_read_as_python():
+    import numpy as np
+
+    from genimg_kit.checks.core import format_value
+
+    assert format_value((3,)) == "(3,)" and format_value((2, 5)) == "(2, 5)"
+    assert format_value(np.array([[0.0, 1.5]], np.float32)) == "[[0.0, 1.5]]"
+    assert format_value(np.float32(0.1)) == "0.1" and format_value([1, 2.5]) == "[1, 2.5]"
+    assert format_value(np.zeros((5, 6))).startswith("array of shape (5, 6) starting [0.0, 0.0")

@@ -1,5 +1,6 @@
 """The grade record: one typed result that every consumer passes, exact through JSON."""
 
+import dataclasses
 import json
 
 import keras
@@ -10,7 +11,7 @@ from autograder.hidden import HIDDEN
 from autograder.record import GradeRecord, Note
 from autograder import writers
 from genimg_kit.checks.battery import run_part
-from genimg_kit.checks.core import LocalSubject
+from genimg_kit.checks.core import LocalSubject, PartResult
 from genimg_kit.parts import PARTS, part_points
 from tests.mutants import MUTANTS, reference_source
 
@@ -63,3 +64,15 @@ def test_text_report_tells_skipped_statements_from_other_notes_by_kind():
     assert "vae.fit" not in text  # counted, not listed
     assert "NameError: name 'x' is not defined" in text
     assert "the submission printed:\nhello\nworld" in text
+
+
+def test_a_convergence_part_that_fails_with_a_losing_piece_says_so():
+    from genimg_kit.checks.battery import failed_part
+
+    record = failed_record("carol.py", "jax", ["kl_loss", "slerp", "vae_convergence"], "ok", "wrong")
+    text = writers.text_report(record)
+    assert "(vae_convergence trains Sampler, kl_loss together; kl_loss also lost points in its own part" in text
+    passed = [dataclasses.replace(c, passed=True, points=c.max_points)
+              for c in failed_part("kl_loss", "x", HIDDEN).checks]
+    record.parts["kl_loss"] = PartResult("kl_loss", passed)  # kl_loss right: nothing to point at
+    assert "also lost points" not in writers.text_report(record)

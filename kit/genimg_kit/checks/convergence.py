@@ -1,9 +1,10 @@
 """Convergence checks: the graded pieces training together.
 
-Property checks prove each piece alone; these train the chapter's models with
-the submission's pieces for a fixed, seeded budget, which catches what only
-training shows: a Sampler that cuts the gradient, a schedule written with
-numpy that cannot be compiled, a denoise that detaches the network.
+Property checks prove each piece alone, its values and its gradients; these
+train the chapter's models with the submission's pieces together for a
+fixed, seeded budget: the pieces must compile inside a train step and bring
+the loss down as the reference's do. A bug in one piece costs its own part
+first, and usually here too (the report says so).
 
 Two profiles size the budget: `cpu` (the default without a GPU: small models,
 every check well under 30 s on a 2-core machine) and `gpu` (the chapter's

@@ -169,7 +169,9 @@ def format_value(value):
         return f"array of shape {value.shape} starting [{head}, ...]"
     if isinstance(value, (tuple, list)):
         inner = ", ".join(format_value(v) for v in value)
-        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, (float, np.floating)):
         return repr(round(float(value), 6))
     return repr(value)
