@@ -5,6 +5,12 @@ from genimg_kit.checks.diffusion_schedule import bounds, rate_gradients, rates
 from genimg_kit.checks.strategies import float_arrays
 
 
+def cosine_angles(times, bounds):
+    """The cosine schedule's angle at each time, and d angle / dt: from arccos(max) to arccos(min)."""
+    start, end = np.arccos(np.float64(bounds[1])), np.arccos(np.float64(bounds[0]))
+    return start + times.astype(np.float64) * (end - start), end - start
+
+
 @check("diffusion_schedule", "the angle arccos(signal_rate) grows linearly in t (cosine schedule)",
        weight=2.0,
        hint="angle = arccos(max) + t * (arccos(min) - arccos(max)); rates = sin, cos of it",
@@ -12,8 +18,7 @@ from genimg_kit.checks.strategies import float_arrays
 def linear_angle(subject, bounds):
     times = np.linspace(0.0, 1.0, 11, dtype=np.float32)
     noise_rates, signal_rates = rates(subject, times, bounds)
-    start, end = np.arccos(np.float64(bounds[1])), np.arccos(np.float64(bounds[0]))
-    angles = start + times.astype(np.float64) * (end - start)
+    angles, _ = cosine_angles(times, bounds)
     assert_close(signal_rates, np.cos(angles), "signal rates on t = 0, 0.1, ..., 1", atol=1e-5)
     assert_close(noise_rates, np.sin(angles), "noise rates on t = 0, 0.1, ..., 1", atol=1e-5)
 
@@ -25,11 +30,10 @@ def linear_angle(subject, bounds):
        given=(float_arrays((6,), 0.0, 1.0), bounds))
 def exact_derivatives(subject, times, bounds):
     d_noise, d_signal = rate_gradients(subject, times, bounds)
-    start, end = np.arccos(np.float64(bounds[1])), np.arccos(np.float64(bounds[0]))
-    angles = start + times.astype(np.float64) * (end - start)
+    angles, span = cosine_angles(times, bounds)
     where = f"at t = {np.round(times, 4).tolist()}"
-    assert_close(d_noise, np.cos(angles) * (end - start), f"d noise_rates / dt {where}", rtol=1e-3)
-    assert_close(d_signal, -np.sin(angles) * (end - start), f"d signal_rates / dt {where}", rtol=1e-3)
+    assert_close(d_noise, np.cos(angles) * span, f"d noise_rates / dt {where}", rtol=1e-3)
+    assert_close(d_signal, -np.sin(angles) * span, f"d signal_rates / dt {where}", rtol=1e-3)
 
 
 CHECKS = (linear_angle, exact_derivatives)
