@@ -1,15 +1,17 @@
 """`genimg-grade`: grade one submission and write the results.
 
     genimg-grade [SUBMISSION] [--json OUT] [--classroom OUT] [--backend jax|tensorflow]
-    genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]   (a whole class)
-    genimg-grade gradescope-bundle OUT.zip                           (Gradescope autograder)
-    genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]         (after nbgrader autograde)
-    genimg-grade limits [--profile P] [--parts P1,P2]                (every time and memory bound)
+    genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]
+    genimg-grade gradescope-bundle OUT.zip
+    genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]
+    genimg-grade limits [--profile P] [--parts P1,P2]
 
 Without SUBMISSION it grades the embedded default: the reference package
 (the answer key, which must score 100). Exit status 0 whenever grading ran,
 whatever the score (1 with --fail-under N when the score is below N); 2 when
-the grader itself could not run.
+the grader itself could not run; 3 when the grade is not valid because the
+grading machine failed (its container ran out of memory: record status
+"environment"), whatever it scored.
 """
 
 # This module and autograder.apps (one module per subcommand) only parse
@@ -27,16 +29,27 @@ DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_re
 
 # A first argument naming a subcommand runs its module's main; anything else is
 # a submission path (grade a folder literally named "batch" as ./batch).
+# name: (main, the one line `genimg-grade --help` shows for it).
 SUBCOMMANDS = {
-    "batch": batch.main,  # a whole class, in parallel workers
-    "gradescope-bundle": bundle.main,  # the Gradescope autograder zip
-    "reconcile": reconcile.main,  # isolated re-grade into nbgrader's gradebook
-    "limits": limits.main,  # every time and memory bound
+    "batch": (batch.main, "grade a whole class, in parallel workers"),
+    "gradescope-bundle": (bundle.main, "build the Gradescope autograder zip"),
+    "reconcile": (reconcile.main, "after nbgrader autograde: re-grade in isolation, into its gradebook"),
+    "limits": (limits.main, "print every time and memory bound"),
 }
 
 
+def subcommand_list():
+    """The subcommands, one line each, for the end of `genimg-grade --help`."""
+    width = max(map(len, SUBCOMMANDS)) + 2
+    lines = [f"  {name:<{width}}{summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    return "subcommands (genimg-grade SUBCOMMAND --help for its options):\n" + "\n".join(lines)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="genimg-grade", description=__doc__.split("\n\n")[0])
+    # The module docstring is the help's description, its usage block included;
+    # the raw formatter keeps that block's lines as written.
+    parser = argparse.ArgumentParser(prog="genimg-grade", description=__doc__, epilog=subcommand_list(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submission", nargs="?", default=str(DEFAULT_SUBMISSION),
                         help=".py file, .ipynb notebook or folder of them (default: the reference)")
     parser.add_argument("--json", metavar="OUT", help="write Gradescope results.json here")
@@ -52,7 +65,8 @@ def build_parser():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
+        subcommand_main, _ = SUBCOMMANDS[argv[0]]
+        return subcommand_main(argv[1:])
     args = build_parser().parse_args(argv)
     if unknown_parts("genimg-grade", args.parts):
         return 2
@@ -70,6 +84,8 @@ def main(argv=None):
         writers.write_json(writers.gradescope(record), args.json)
     if args.classroom:
         pathlib.Path(args.classroom).write_text(writers.encode_classroom(writers.classroom(record)))
+    if record.status == "environment":
+        return 3
     if args.fail_under is not None and record.score < args.fail_under:
         return 1
     return 0

@@ -64,7 +64,7 @@ from autograder import pool
 from autograder.grade import default_backend, failed_record
 from autograder.limits import Limits
 from genimg_kit.checks.core import LocalSubject
-from genimg_kit.parts import PARTS, part_points
+from genimg_kit.parts import PARTS, format_points, part_points
 
 CHECK_PREFIX = "check_"
 TOLERANCE = 0.01  # points: beyond this the in-kernel and isolated scores disagree
@@ -298,10 +298,6 @@ def _replace_tree(tmp, details):
 # --- the gradebook --------------------------------------------------------------------
 
 
-def _fmt(points):
-    return f"{points:.2f}".rstrip("0").rstrip(".")
-
-
 def _comment(previous, paragraph):
     """A reviewer's text kept, reconcile's paragraph (after MARKER) replaced or removed."""
     kept = (previous or "").split(MARKER)[0].rstrip()
@@ -316,13 +312,16 @@ def decide(cell, in_kernel, record, tamper_note=None):
     reasons, flagged = [], False
     if in_kernel is not None and abs(in_kernel - score) > TOLERANCE:
         flagged = True
-        reasons.append(f"in-kernel score {_fmt(in_kernel)} disagreed with the isolated re-grade {_fmt(score)}: "
+        reasons.append(f"in-kernel score {format_points(in_kernel)} disagreed with the isolated re-grade "
+                       f"{format_points(score)}: "
                        "suspected tampering or non-determinism; the isolated score counts")
     if tamper_note:
         flagged = True
         reasons.append(tamper_note)
     if record.status != "ok":
         reasons.append(record.message or f"the isolated grader's status was {record.status}")
+    if record.status == "environment":  # not a valid grade: the grading machine failed
+        flagged = True
     if in_kernel is None:
         reasons.append("nbgrader gave this cell no score (autograde could not run the notebook)")
     return score, flagged, "; ".join(reasons)
@@ -356,7 +355,7 @@ def write_gradebook(coursedir, assignment, cells, results):
                     else:
                         say = reason if (flagged or record.status != "ok") else ""
                         if say:
-                            say = f"{cell.cell}: {_fmt(score)}/{_fmt(cell.max_score)} points. {say}."
+                            say = f"{cell.cell}: {format_points(score)}/{format_points(cell.max_score)} points. {say}."
                         comment.manual_comment = _comment(comment.manual_comment, say)
                 rows.append(Row(student, cell.part, in_kernel, score, flagged, reason, notebook,
                                 cell.cell, cell.max_score, record.status))

@@ -11,6 +11,7 @@ import os
 import pathlib
 import time
 
+from autograder import container as containers
 from autograder.hidden import HIDDEN
 from autograder.limits import Limits
 from autograder.record import GradeRecord, Note
@@ -50,6 +51,9 @@ def grade(path, parts=None, backend=None, limits=None):
     parts = graded_parts(parts)
     backend = backend or default_backend()
     limits = limits or Limits()
+    container = containers.detect()
+    if not limits.container_fits(container, backend):
+        return failed_record(path, backend, parts, "environment", limits.container_message(container, backend))
     try:
         submission = read_submission(path)
     except UnreadableSubmission as error:
@@ -57,7 +61,7 @@ def grade(path, parts=None, backend=None, limits=None):
                              time.perf_counter() - started)
     notes, results, profile = list(submission.skipped), {}, ""
 
-    sandbox, defined, load_error = None, [], None
+    sandbox, defined, load_error, environment = None, [], None, ""
     walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
     timings = {"read": time.perf_counter() - started, "sandbox start": 0.0, "load": 0.0}
     try:
@@ -67,7 +71,7 @@ def grade(path, parts=None, backend=None, limits=None):
                 if sandbox is not None:
                     _close(sandbox, notes)
                 stage = time.perf_counter()
-                sandbox = Sandbox(backend, limits)
+                sandbox = Sandbox(backend, limits, container)
                 timings["sandbox start"] += time.perf_counter() - stage
                 profile = sandbox.accelerator if limits.profile == "auto" else limits.profile
                 stage = time.perf_counter()
@@ -93,12 +97,25 @@ def grade(path, parts=None, backend=None, limits=None):
                 results[part] = run_part(part, RemoteSubject(sandbox, deadline, profile=profile), HIDDEN)
                 if sandbox.timed_out and len(PARTS[part].names) == 1:
                     walls[PARTS[part].names[0]] = part
+                if sandbox.container_failure:
+                    environment = sandbox.death
+                if not sandbox.death:
+                    _release(sandbox, limits)
             timings[part] = time.perf_counter() - stage
     finally:
         if sandbox is not None:
             _close(sandbox, notes)
     return GradeRecord(str(pathlib.Path(path)), backend, results, profile=profile, notes=notes,
+                       status="environment" if environment else "ok", message=environment,
                        seconds=time.perf_counter() - started, timings=timings)
+
+
+def _release(sandbox, limits):
+    """The next part starts with the memory the last one used handed back."""
+    try:
+        sandbox.release(limits.start_seconds)
+    except SubmissionDied:  # a submission's thread may kill the child at any time: the next part restarts it
+        pass
 
 
 def _close(sandbox, notes):

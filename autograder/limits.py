@@ -28,12 +28,18 @@ class Limits:
     convergence_seconds: tuple = (("cpu", 240.0), ("gpu", 600.0))
     load_seconds: float = 120.0  # running the submission's kept statements (imports)
     start_seconds: float = 180.0  # a sandbox's start-up: the interpreter, Keras and its backend
-    memory_mb: int = 4096  # the sandbox's process tree
+    memory_mb: int = 4096  # private memory (not RSS) of the sandbox's process tree
     # A process that computes on a GPU maps the CUDA runtime and libraries (GBs of
     # resident memory before any student code runs): the cap grows by this much
     # there, so a student gets the same headroom as on a CPU.
     gpu_runtime_mb: int = 8192
     output_bytes: int = 20_000  # of the submission's stdout, and of its stderr
+    # The smallest container memory in which the reference grades 100 (the grader
+    # and its sandbox together), per backend: bench/container_fit.py, measured
+    # on 2026-12-01 (tensorflow: 640 MB fails, 768 passes; jax: 896 fails, 1024 passes).
+    container_need_mb: tuple = (("tensorflow", 768), ("jax", 1024))
+    # Kept free below a container's limit for the grader itself when the sandbox's cap is cut to fit.
+    container_margin_mb: int = 32
     # Convergence budget (genimg_kit.checks.convergence.PROFILES): "auto" takes
     # "gpu" when the sandbox's Keras backend sees a GPU, else "cpu".
     profile: str = "auto"
@@ -52,6 +58,19 @@ class Limits:
     def memory_for(self, accelerator):
         return self.memory_mb + (self.gpu_runtime_mb if accelerator == "gpu" else 0)
 
+    def container_need(self, backend):
+        return dict(self.container_need_mb).get(backend, max(dict(self.container_need_mb).values()))
+
+    def container_message(self, container, backend):
+        """What a grade that `container` could not hold says, to the course staff."""
+        need = self.container_need(backend)
+        return (f"the grading container ran out of memory: it has {container.memory_mb} MB, and grading "
+                f"on {backend} needs about {need} MB. This is not the submission's fault and not a grade: "
+                "course staff, raise the container's memory (Gradescope: Autograder Settings) and regrade")
+
+    def container_fits(self, container, backend):
+        return not container.memory_limited or container.memory_mb >= self.container_need(backend)
+
     def submission_seconds(self, parts=None):
         """The longest a whole grade may take: every part ends its sandbox, so every
         part pays a start and a load, and runs to its own limit. With profile
@@ -69,9 +88,11 @@ class Limits:
               for p, s in self.convergence_seconds],
             ("load_seconds", f"{self.load_seconds:g} s", "the submission's kept statements"),
             ("start_seconds", f"{self.start_seconds:g} s", "a sandbox's start-up"),
-            ("memory_mb", f"{self.memory_mb} MiB", "the sandbox's process tree"),
+            ("memory_mb", f"{self.memory_mb} MiB", "private memory of the sandbox's process tree"),
             ("gpu_runtime_mb", f"+{self.gpu_runtime_mb} MiB", "added to memory_mb when the sandbox computes on a GPU"),
             ("output_bytes", f"{self.output_bytes}", "kept of the submission's stdout and of its stderr"),
+            *[(f"container_need_mb[{b}]", f"{mb} MB", f"the smallest grading container on {b} (measured)")
+              for b, mb in self.container_need_mb],
             ("profile", self.profile, "convergence budget"),
             ("submission_seconds", f"{self.submission_seconds(parts):g} s",
              "a whole grade at most (batch and reconcile --timeout)"),
@@ -79,6 +100,8 @@ class Limits:
              f"run_autograder's limit (Gradescope's default timeout {GRADESCOPE_TIMEOUT_S} s)"),
             ("classroom_step_minutes", f"{classroom_step_minutes(self, parts)}",
              "the Classroom grading step's timeout-minutes"),
+            ("classroom_time_limit", f"{classroom_time_limit(self, parts)} s",
+             "genimg-grade's limit inside the Classroom step"),
             ("classroom_job_minutes", f"{classroom_job_minutes(self, parts)}", "the Classroom job's timeout-minutes"),
         ]
         return rows
@@ -90,6 +113,12 @@ def gradescope_time_limit():
 
 def classroom_step_minutes(limits, parts=None):
     return math.ceil(limits.submission_seconds(parts) / 60)
+
+
+def classroom_time_limit(limits, parts=None):
+    """Seconds the Classroom step gives genimg-grade: a minute less than the step's
+    timeout, so the step is never killed before it hands the reporter a result."""
+    return classroom_step_minutes(limits, parts) * 60 - 60
 
 
 def classroom_job_minutes(limits, parts=None):

@@ -168,10 +168,10 @@ def write_result(out, student, record):
 
 
 def summary_row(student, record):
-    # Points to 0.01, as the Gradescope totals; blank for a part not graded.
-    row = {"student": student, "score": round(record.score, 2)}
+    # Exact quarter points, as in every report; blank for a part not graded.
+    row = {"student": student, "score": record.score}
     for part in PARTS:
-        row[part] = round(record.parts[part].points, 2) if part in record.parts else ""
+        row[part] = record.parts[part].points if part in record.parts else ""
     row["status"] = record.status
     row["seconds"] = round(record.seconds, 1)
     return row

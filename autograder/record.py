@@ -14,8 +14,10 @@ from genimg_kit.checks.core import CheckResult, PartResult
 # How a grading ended. "ok": graded, whatever the score. "error": the
 # submission could not be read, or the grader could not run on it.
 # "timeout": stopped from outside past the whole-submission deadline.
-# "missing": nothing was submitted (nbgrader courses).
-STATUSES = ("ok", "error", "timeout", "missing")
+# "missing": nothing was submitted (nbgrader courses). "environment": the
+# grading machine failed (its container ran out of memory): the record is not
+# a valid grade, whatever it scores, and the submission is to be graded again.
+STATUSES = ("ok", "error", "timeout", "missing", "environment")
 
 # What a note is about: a top-level statement the grader did not run; a
 # statement that raised while loading (or a cell that did not parse); what the
@@ -51,11 +53,11 @@ class GradeRecord:
 
     @property
     def score(self):
-        return round(sum(p.points for p in self.parts.values()), 9)
+        return sum(p.points for p in self.parts.values())  # exact: quarter points
 
     @property
     def max_score(self):
-        return round(sum(p.max_points for p in self.parts.values()), 9)
+        return sum(p.max_points for p in self.parts.values())
 
     def checks(self):
         for part in self.parts.values():

@@ -50,12 +50,34 @@ class _CappedReader(threading.Thread):
         return text + (f"\n[... {self.dropped} more bytes dropped]" if self.dropped else "")
 
 
+def _private_memory(process):
+    """Bytes of memory that `process` alone holds (anonymous and shared-memory pages).
+
+    Not RSS: RSS also counts the pages of the libraries it maps (TensorFlow's
+    alone are 500 MB), which every process shares and the kernel can drop and
+    read again; a submission's allocations are private memory.
+    """
+    try:
+        with open(f"/proc/{process.pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if line.startswith("Rss"))
+        return sum(int(fields[key].split()[0]) for key in ("RssAnon", "RssShmem")) * 1024
+    except (OSError, KeyError, ValueError):  # not Linux, or the process is gone
+        try:
+            return process.memory_info().rss
+        except psutil.Error:
+            return 0
+
+
 class Sandbox:
-    def __init__(self, backend, limits):
-        """Starts the child under `limits` (autograder.limits.Limits)."""
-        self.backend, self.memory_mb = backend, limits.memory_mb
+    def __init__(self, backend, limits, container):
+        """Starts the child under `limits` (autograder.limits.Limits), inside
+        `container` (autograder.container.Container: the machine's own limits)."""
+        self.backend, self.limits, self.container = backend, limits, container
+        self.memory_mb = limits.memory_mb
         self.death = None  # why the child died, once it has
         self.timed_out = False  # whether it died for not answering in time
+        self.container_failure = False  # whether the container's OOM killer killed it (not the student)
+        self._oom_kills = container.oom_kills()
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0")
@@ -77,7 +99,14 @@ class Sandbox:
             self.close()
             raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
         self.accelerator = ready.get("accelerator", "cpu")  # "gpu" when Keras computes on one
-        self.memory_mb = limits.memory_for(self.accelerator)
+        self.memory_mb = self._memory_cap(limits.memory_for(self.accelerator))
+
+    def _memory_cap(self, cap):
+        """`cap`, or less in a container too small for it: the watchdog must stop a
+        submission's child before the container's OOM killer does, so that an
+        overrun is charged to the submission with the cap it broke."""
+        grader = _private_memory(psutil.Process()) // 2**20
+        return min(cap, self.container.memory_mb - grader - self.limits.container_margin_mb)
 
     # --- limits ---------------------------------------------------------
 
@@ -90,16 +119,31 @@ class Sandbox:
 
     def _watch_memory(self):
         while self.process.poll() is None:
-            rss = 0
-            for p in self._tree():
-                try:
-                    rss += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            if rss > self.memory_mb * 2**20:
+            used = sum(_private_memory(p) for p in self._tree())
+            if used > self.memory_mb * 2**20:
                 self._kill(f"the submission used more than {self.memory_mb} MiB of memory and was stopped")
                 return
             time.sleep(0.1)
+
+    def _died(self):
+        """The child is gone without a word: says why, and whose doing it was."""
+        code = self.process.wait()
+        if code == -signal.SIGKILL and self._killed_by_container():
+            self.container_failure = True
+            self._kill(self.limits.container_message(self.container, self.backend))
+        else:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            self._kill(f"the submission's process {how}")
+
+    def _killed_by_container(self):
+        """Whether the kernel killed the child for the container's memory: its OOM-kill
+        count rose, or, where it keeps none, the container's memory is limited."""
+        if self.death is not None:  # the watchdog or a deadline killed it: the submission's doing
+            return False
+        kills = self.container.oom_kills()
+        if kills is None or self._oom_kills is None:
+            return self.container.memory_limited
+        return kills > self._oom_kills
 
     def _kill(self, reason):
         if self.death is None:
@@ -145,9 +189,7 @@ class Sandbox:
                        "(an endless loop, or far too slow)")
             raise SubmissionDied(self.death) from None
         except EOFError:
-            code = self.process.wait()
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            self._kill(f"the submission's process {how}")
+            self._died()
             raise SubmissionDied(self.death) from None
         except (ValueError, KeyError, struct.error, json.JSONDecodeError) as error:
             self._kill(f"the submission sent back something that is not plain numbers ({error})")
@@ -162,9 +204,13 @@ class Sandbox:
             self.process.stdin.write(struct.pack("<Q", len(data)) + data)
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
-            self._kill("the submission's process exited")
+            self._died()
             raise SubmissionDied(self.death) from None
         return self._receive(timeout)
+
+    def release(self, timeout):
+        """Asks the child to hand back memory between parts (probes.release_memory)."""
+        self.request({"op": "release"}, timeout)
 
     def load(self, units, timeout):
         """Runs the kept statements; returns (graded names defined, errors)."""

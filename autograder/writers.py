@@ -5,21 +5,26 @@ One formatter per output, and one text per failed check
 """
 
 import base64
+import dataclasses
 import json
 
 from genimg_kit.checks.battery import battery
+from genimg_kit.checks.core import PartResult
 from genimg_kit.checks.report import check_details, format_part
-from genimg_kit.parts import PARTS
+from genimg_kit.parts import PARTS, format_points
 
 from autograder.hidden import HIDDEN
 
 
-def text_report(record, show_passed=True):
+def text_report(record, show_passed=True, total=True):
+    """The report people read; `total=False` leaves out the score line."""
     setting = f"backend {record.backend}" + (f", {record.profile} profile" if record.profile else "")
     lines = [f"genimg grade for {record.submission} ({setting})"]
     if record.status != "ok":
         lines.append(f"status: {record.status}: {record.message}")
-    lines += [f"score: {record.score:.1f}/{record.max_score:.1f}", ""]
+    if total:
+        lines.append(f"score: {format_points(record.score)}/{format_points(record.max_score)}")
+    lines.append("")
     for part in record.parts.values():
         lines += [format_part(part, show_passed)] + _shared_losses(record, part) + [""]
     skipped = [n for n in record.notes if n.kind == "skipped"]
@@ -45,6 +50,14 @@ def _shared_losses(record, result):
             "part: fix that first, it may be what costs points here)"]
 
 
+def public_view(record):
+    """The record as a student may see it before grades are published: the public
+    checks only (a part's points then say nothing about its hidden checks)."""
+    parts = {part: PartResult(part, [c for c in result.checks if not c.hidden])
+             for part, result in record.parts.items()}
+    return dataclasses.replace(record, parts=parts)
+
+
 def _note_text(note):
     return "the submission printed:\n" + note.text if note.kind == "printed" else note.text
 
@@ -60,7 +73,9 @@ def test_number(check_id):
 def gradescope(record):
     """Gradescope's results.json: one test per check, tagged with its part.
 
-    Hidden checks are visible only once the grades are published.
+    Hidden checks are visible only once the grades are published, and so is
+    the total (Gradescope hides it from students when any test is hidden):
+    the visible top-level output is the public checks' report, without a score.
     """
     tests = [
         {
@@ -80,7 +95,7 @@ def gradescope(record):
         "score": sum(t["score"] for t in tests),
         "max_score": sum(t["max_score"] for t in tests),
         "execution_time": round(record.seconds, 1),
-        "output": text_report(record, show_passed=False),
+        "output": text_report(public_view(record), show_passed=False, total=False),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -89,16 +104,27 @@ def gradescope(record):
 
 
 def classroom(record):
-    """The JSON that GitHub Classroom's grader actions put in their `result` output."""
+    """The JSON that GitHub Classroom's grader actions put in their `result` output.
+
+    A grade the grading machine spoilt (status "environment") is an error, not
+    a fail: the reporter then prints each spoilt check's message.
+    """
     checks = list(record.checks())
+    spoilt = record.status == "environment"
+
+    def status(c):
+        if c.passed:
+            return "pass"
+        return "error" if spoilt and c.message == record.message else "fail"
+
     return {
         "version": 1,
-        "status": "pass" if all(c.passed for c in checks) else "fail",
+        "status": "error" if spoilt else "pass" if all(c.passed for c in checks) else "fail",
         "max_score": record.max_score,
         "tests": [
             {
                 "name": f"{c.part}: {c.description}",
-                "status": "pass" if c.passed else "fail",
+                "status": status(c),
                 "score": c.points,
                 "message": check_details(c),
                 "test_code": f"genimg-grade --parts {c.part}",

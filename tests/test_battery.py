@@ -160,3 +160,28 @@ def test_drawn_inputs_read_as_python():
     assert format_value(np.array([[0.0, 1.5]], np.float32)) == "[[0.0, 1.5]]"
     assert format_value(np.float32(0.1)) == "0.1" and format_value([1, 2.5]) == "[1, 2.5]"
     assert format_value(np.zeros((5, 6))).startswith("array of shape (5, 6) starting [0.0, 0.0")
+
+
+def test_a_drawn_pair_reads_as_its_named_inputs():
+    from genimg_kit.checks.core import LocalSubject, check, run_checks
+    from genimg_kit.checks.strategies import mean_and_log_var
+
+    @check("kl_loss", "rejects every input", given=mean_and_log_var())
+    def rejects(subject, inputs):
+        z_mean, _ = inputs
+        assert z_mean.size > 99, "too small"
+
+    (result,) = run_checks("kl_loss", [rejects], LocalSubject({})).checks
+    assert result.counterexample.startswith("z_mean=[[0.0]], z_log_var=[[")
+    assert "inputs=" not in result.counterexample
+
+
+def test_an_exception_message_reaches_the_report_as_plain_text():
+    from genimg_kit.probes import describe_exception
+
+    try:
+        raise ValueError("\x1b[1mInvalid dtype\x1b[0m for \x1b[31mz\x1b[0m")
+    except ValueError as error:
+        text = describe_exception(error)
+    assert text.startswith("ValueError: Invalid dtype for z (in test_an_exception_message")
+    assert "\x1b" not in text

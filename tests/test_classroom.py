@@ -58,19 +58,21 @@ def test_workflow_parses_and_follows_the_reporters_conventions(workflow):
 
 
 def test_workflow_time_limits_are_the_graders(workflow):
-    from autograder.limits import Limits, classroom_job_minutes, classroom_step_minutes
+    from autograder.limits import Limits, classroom_job_minutes, classroom_step_minutes, classroom_time_limit
 
     job = workflow["jobs"]["run-autograding-tests"]
     limits = Limits()
     assert grading_step(workflow)["timeout-minutes"] == classroom_step_minutes(limits)
     assert job["timeout-minutes"] == classroom_job_minutes(limits)
     assert grading_step(workflow)["timeout-minutes"] * 60 >= limits.submission_seconds()
+    assert int(grading_step(workflow)["env"]["GENIMG_TIME_LIMIT"]) == classroom_time_limit(limits)
+    assert grading_step(workflow)["if"] == "always()"  # a failed install still gets a result
 
 
 def run_grading_step(workflow, tmp_path, submission, path=None):
     """Runs the step's script like Actions does; returns (decoded output, gradescope json or None)."""
     output = tmp_path / "github_output"
-    env = dict(os.environ, **workflow["env"])
+    env = dict(os.environ, **workflow["env"], **grading_step(workflow)["env"])
     env.update(GITHUB_OUTPUT=str(output), GENIMG_SUBMISSION=str(submission), GENIMG_BACKEND=BACKEND,
                KERAS_BACKEND=BACKEND,
                GENIMG_GRADE_ARGS="--parts kl_loss --json results.json",
@@ -89,13 +91,12 @@ def run_grading_step(workflow, tmp_path, submission, path=None):
 
 def check_against_gradescope(classroom, gradescope):
     assert classroom["version"] == 1
-    assert classroom["max_score"] == pytest.approx(gradescope["max_score"], abs=0.006)
-    # What the reporter shows: the sum of the tests' scores out of max_score. Gradescope's
-    # total is that sum rounded to 0.01 (writers.gradescope).
-    assert sum(t["score"] for t in classroom["tests"]) == pytest.approx(gradescope["score"], abs=0.006)
+    assert classroom["max_score"] == gradescope["max_score"]
+    # What the reporter posts: the sum of the tests' scores out of max_score, exactly Gradescope's.
+    assert sum(t["score"] for t in classroom["tests"]) == gradescope["score"]
     assert [t["name"] for t in classroom["tests"]] == [t["name"] for t in gradescope["tests"]]
     for mine, theirs in zip(classroom["tests"], gradescope["tests"]):
-        assert mine["score"] == pytest.approx(theirs["score"], abs=1e-4)
+        assert mine["score"] == theirs["score"]
         assert (mine["status"] == "pass") == (theirs["status"] == "passed")
         assert {"message", "test_code", "filename", "line_no", "execution_time"} <= set(mine)
 

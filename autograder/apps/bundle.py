@@ -15,7 +15,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="genimg-grade gradescope-bundle",
         description="Build the Gradescope autograder zip (setup.sh, run_autograder, pinned "
-                    "requirements, the project's source).")
+                    "requirements, the project's wheels).")
     parser.add_argument("out", metavar="OUT.zip", help="where to write the zip")
     parser.add_argument("--backend", choices=["jax", "tensorflow"], default="tensorflow",
                         help="Keras backend the submissions are graded on (default tensorflow: "

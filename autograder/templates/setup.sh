@@ -4,9 +4,14 @@
 #   1. a Python >= 3.11 (the bundle was pinned on Python @PYTHON_VERSION@),
 #   2. the third-party packages, pinned to the versions the bundle was built
 #      and tested with (requirements.txt, made by `genimg-grade gradescope-bundle`),
-#   3. the project itself from the source in this zip (genimg/: kit, grader, answer key).
-# Recommended Gradescope settings: base image Ubuntu 24.04 or 22.04, at least
-# 2 GB of memory and 1 CPU (the default 768 MB is too little for TensorFlow/JAX).
+#   3. the project itself: the two wheels in wheels/ (the student kit; the grader
+#      with its hidden checks and the answer key), made by the grader that built this zip.
+# Then it grades the answer key once, on this image, and keeps its report
+# ($ROOT/reference-grade.txt, with the time it took): a container too small for
+# the backend says so here, with the smallest size that works (measured; see
+# `genimg-grade limits`), rather than at a student's grade.
+# Gradescope settings: base image Ubuntu 24.04 or 22.04; memory 768 MB (the
+# default) is enough on TensorFlow, JAX needs 1 GB.
 set -euo pipefail
 
 ROOT="${GENIMG_AUTOGRADER_ROOT:-/autograder}"
@@ -44,11 +49,24 @@ echo "setup.sh: using $PYTHON ($("$PYTHON" --version 2>&1)); the bundle was pinn
 PIP="$ROOT/venv/bin/pip"
 "$PIP" install --no-cache-dir --upgrade pip
 "$PIP" install --no-cache-dir -r "$SOURCE/requirements.txt"
-# The project (student kit + grader); its dependencies are already pinned above.
-"$PIP" install --no-cache-dir -c "$SOURCE/requirements.txt" "$SOURCE/genimg/kit" "$SOURCE/genimg"
+# The project (student kit + grader); its dependencies are pinned and installed above.
+"$PIP" install --no-cache-dir --no-deps "$SOURCE"/wheels/*.whl
 "$PIP" check || echo "setup.sh: pip check reported the problems above" >&2
 
 # Warm the caches (byte-code, matplotlib's font list) so the first submission is not slower.
 MPLBACKEND=Agg "$ROOT/venv/bin/python" -c "import autograder.grade, keras, matplotlib.pyplot" || true
 "$ROOT/venv/bin/genimg-grade" --help >/dev/null
+
+# The answer key must score 100 here; exit status 3 means this container is too small.
+set +e
+"$ROOT/venv/bin/genimg-grade" --backend "@BACKEND@" --quiet >"$ROOT/reference-grade.txt" 2>&1
+status=$?
+set -e
+head -n 4 "$ROOT/reference-grade.txt"
+tail -n 1 "$ROOT/reference-grade.txt"
+if [ "$status" -eq 3 ]; then
+    echo "setup.sh: WARNING: this container cannot grade on @BACKEND@ (see above): raise its memory" >&2
+elif [ "$status" -ne 0 ]; then
+    echo "setup.sh: WARNING: grading the reference failed (exit status $status): see $ROOT/reference-grade.txt" >&2
+fi
 echo "setup.sh: genimg grading environment ready in $ROOT/venv"

@@ -9,6 +9,7 @@ how many points are left for grading.
 """
 
 import dataclasses
+import math
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,12 @@ PARTS = {
                                   ("convergence", "diffusion")),
 }
 
+# Points come in quarter points: at most two decimals, and exact in binary
+# floating point, so every consumer's sum (Python, GitHub Classroom's
+# JavaScript reporter, nbgrader's database) adds up to the same total.
+QUANTUM = 0.25
+assert all(float(part.points / QUANTUM).is_integer() for part in PARTS.values())
+
 GRADED_NAMES = tuple(dict.fromkeys(name for part in PARTS.values() for name in part.names))
 TOTAL_POINTS = sum(part.points for part in PARTS.values())
 assert TOTAL_POINTS == 100, TOTAL_POINTS
@@ -38,6 +45,26 @@ assert TOTAL_POINTS == 100, TOTAL_POINTS
 
 def part_points(part):
     return PARTS[part].points
+
+
+def format_points(points):
+    """Points as every report writes them: `12`, `4.5`, `1.25`."""
+    return f"{points:.2f}".rstrip("0").rstrip(".")
+
+
+def apportion(points, weights):
+    """`points` shared in proportion to `weights`, in whole quanta, adding up exactly.
+
+    Largest-remainder rounding: every share gets the quanta it holds in full,
+    then the quanta left over go to the largest fractions (ties to the first).
+    """
+    units, total = round(points / QUANTUM), sum(weights)
+    exact = [units * w / total for w in weights]
+    shares = [math.floor(e) for e in exact]
+    by_fraction = sorted(range(len(weights)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_fraction[:units - sum(shares)]:
+        shares[i] += 1
+    return [share * QUANTUM for share in shares]
 
 
 def missing_names(part, defined):

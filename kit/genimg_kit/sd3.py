@@ -62,7 +62,6 @@ import os
 import string
 
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 
@@ -205,6 +204,8 @@ def build_tiny_sd3(seed=0):
     Returns:
         A `keras_hub.models.StableDiffusion3TextToImage`.
     """
+    # keras_hub imports TensorFlow (600 MB on JAX): only where a model is built.
+    import keras_hub
     from keras_hub.src.models.vae.vae_backbone import VAEBackbone
 
     vocabulary, merges = tiny_clip_vocabulary()
@@ -301,6 +302,8 @@ def load_sd3(offline=None, dtype="float16"):
     elif not _preset_is_cached() and not _network_is_reachable():
         reason = "no network and no cached preset"
     else:
+        import keras_hub  # imported here, as in build_tiny_sd3
+
         try:
             return keras_hub.models.TextToImage.from_preset(
                 SD3_PRESET, image_shape=SD3_IMAGE_SHAPE, dtype=dtype

@@ -68,7 +68,15 @@ class Check:
     def __call__(self, subject):
         if not self.given:
             return self.function(subject)
-        return self._property(subject)()
+        try:
+            return self._property(subject)()
+        except BaseExceptionGroup as group:
+            # A dead submission or a missing name ends the part, however many
+            # distinct failures Hypothesis saw while it kept shrinking.
+            stop = [e for e in _failures(group) if isinstance(e, (MissingName, SubmissionDied))]
+            if stop:
+                raise stop[0] from None
+            raise
 
     def _property(self, subject):
         function = self.function
@@ -123,15 +131,14 @@ class PartResult:
     part: str
     checks: list
 
-    # Rounded so that a part passed in full shows exactly its points (the
-    # shares are weight fractions, whose float sum may fall short by 1e-15).
+    # Check points are whole quarter points (parts.QUANTUM): their float sums are exact.
     @property
     def points(self):
-        return round(sum(c.points for c in self.checks), 9)
+        return sum(c.points for c in self.checks)
 
     @property
     def max_points(self):
-        return round(sum(c.max_points for c in self.checks), 9)
+        return sum(c.max_points for c in self.checks)
 
 
 class LocalSubject:
@@ -184,9 +191,18 @@ def _message_of(error):
     return text or f"{type(error).__name__} without a message"
 
 
+def _named_inputs(drawn):
+    """Drawn arguments by name; a drawn named tuple stands for its fields."""
+    for name, value in drawn.items():
+        if hasattr(value, "_asdict"):
+            yield from value._asdict().items()
+        else:
+            yield name, value
+
+
 def _counterexample_of(error):
     drawn = getattr(error, "drawn", None)
-    return ", ".join(f"{name}={format_value(v)}" for name, v in drawn.items()) if drawn else ""
+    return ", ".join(f"{name}={format_value(v)}" for name, v in _named_inputs(drawn)) if drawn else ""
 
 
 def _verdict(error):
@@ -201,12 +217,21 @@ def _verdict(error):
 
 
 def _shares(part, checks):
-    """Each check's points: the part's points shared by weight over the whole battery,
-    hidden checks included whether they run here or not (the points table holds
-    their weight), so a public check is worth the same in a notebook as at grading."""
+    """Each check's points, in quarter points that add up exactly (parts.apportion).
+
+    The part's points are shared by weight over its whole battery: the public
+    checks and one pot for the hidden ones, whose weight the points table
+    holds, whether they run here or not; at grading the pot is shared among
+    the hidden checks. So a public check is worth the same in a notebook as
+    at grading, and a part passed in full scores exactly its points.
+    """
     table = parts_table.PARTS[part]
-    total_weight = sum(c.weight for c in checks if not c.hidden) + table.hidden_weight
-    return [table.points * c.weight / total_weight for c in checks]
+    public = [c.weight for c in checks if not c.hidden]
+    *public_shares, pot = parts_table.apportion(table.points, public + [table.hidden_weight])
+    hidden = [c.weight for c in checks if c.hidden]
+    hidden_shares = parts_table.apportion(pot, hidden) if hidden else []
+    shares = iter(public_shares), iter(hidden_shares)
+    return [next(shares[c.hidden]) for c in checks]
 
 
 def _result(c, share, **verdict):
@@ -262,10 +287,15 @@ def assert_close(actual, expected, what, rtol=1e-4, atol=1e-5):
         )
 
 
-def assert_gradient(out, key, expected, what, rtol=1e-4, atol=1e-5):
-    """Asserts the gradient probe's `key` is `expected`; a missing key means none flowed."""
+def assert_flows(out, key, what):
+    """Asserts the gradient probe returned `key`: a missing key means no gradient flowed."""
     assert key in out, (
         f"{what}: expected a gradient, got none at all (the tape returned None: the value was "
         "detached with ops.stop_gradient, or computed outside the backend, e.g. with numpy)"
     )
+
+
+def assert_gradient(out, key, expected, what, rtol=1e-4, atol=1e-5):
+    """Asserts the gradient probe's `key` is `expected`."""
+    assert_flows(out, key, what)
     assert_close(out[key], expected, what, rtol=rtol, atol=atol)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genimg_kit.checks.core import assert_gradient, check
+from genimg_kit.checks.core import assert_gradient, check, format_value
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import kl_loss as probes
 
@@ -64,7 +64,7 @@ def monte_carlo(subject):
     assert out.shape == (4,), f"expected shape (4,), got {out.shape}"
     worst = int(np.argmax(np.abs(out - estimate) / tolerance))
     assert np.all(np.abs(out - estimate) <= tolerance), (
-        f"example {worst} (z_mean={z_mean[worst].tolist()}, z_log_var={z_log_var[worst].tolist()}): "
+        f"example {worst} (z_mean={format_value(z_mean[worst])}, z_log_var={format_value(z_log_var[worst])}): "
         f"Monte-Carlo KL is {estimate[worst]:.4f} +/- {tolerance[worst]:.4f}, got {out[worst]:.4f}"
     )
 

@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, check
+from genimg_kit.checks.core import assert_close, check, format_value
 from genimg_kit.checks.strategies import gaussian_array, seeds, small_shapes
 from genimg_kit.probes import slerp as probes
 
@@ -26,7 +26,7 @@ def endpoints(subject, seed, shape):
     for t, want in ((0.0, v1), (1.0, v2)):
         out = run(subject, t, v1, v2)
         assert out.dtype == np.float32, f"expected float32 output, got {out.dtype}"
-        assert_close(out, want, f"slerp({t}, v1, v2) with v1={v1.tolist()}, v2={v2.tolist()}",
+        assert_close(out, want, f"slerp({t}, v1, v2) with v1={format_value(v1)}, v2={format_value(v2)}",
                      rtol=1e-3, atol=1e-4)
 
 
@@ -37,8 +37,8 @@ def parallel_inputs(subject, seed, shape, t, scale):
     v = gaussian_array(seed, shape)
     for v2, label in ((v.copy(), "identical"), ((scale * v).astype(np.float32), f"parallel ({scale:g} x v1)")):
         out = run(subject, t, v, v2)
-        assert np.all(np.isfinite(out)), f"{label} inputs at t={t}: got {out.tolist()}"
-        assert_close(out, (1 - t) * v + t * v2, f"{label} inputs at t={t}", rtol=1e-3, atol=1e-4)
+        assert np.all(np.isfinite(out)), f"{label} inputs at t={t:.4g}: got {format_value(out)}"
+        assert_close(out, (1 - t) * v + t * v2, f"{label} inputs at t={t:.4g}", rtol=1e-3, atol=1e-4)
 
 
 def equal_norm_pair(seed, shape):
@@ -63,7 +63,7 @@ def great_circle(subject, seed, shape, t):
     assert out.shape == v1.shape, f"expected shape {v1.shape}, got {out.shape}"
     assert abs(angle(out, v1) - t * theta) < 2e-3, (
         f"at t={t:.4g} the angle to v1 should be {t * theta:.4f} rad, got {angle(out, v1):.4f} "
-        f"(v1={v1.tolist()}, v2={v2.tolist()})"
+        f"(v1={format_value(v1)}, v2={format_value(v2)})"
     )
     assert_close(np.linalg.norm(out), np.linalg.norm(v1), f"norm at t={t:.4g}", rtol=2e-3)
 

@@ -1,5 +1,7 @@
 """Hypothesis strategies shared by the checks."""
 
+from typing import NamedTuple
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -24,13 +26,20 @@ def float_arrays(shape, low, high):
 LATENT_SHAPES = [(1, 1), (2, 3), (5, 2), (3, 7)]
 
 
+class LatentInputs(NamedTuple):
+    """A counterexample shows its fields by name: `z_mean=[...], z_log_var=[...]`."""
+
+    z_mean: np.ndarray
+    z_log_var: np.ndarray
+
+
 @st.composite
 def mean_and_log_var(draw, mean_bound=3.0, log_var_range=(-4.0, 3.0)):
     """A (z_mean, z_log_var) pair of one drawn shape (batch, latent)."""
     shape = draw(st.sampled_from(LATENT_SHAPES))
     z_mean = draw(float_arrays(shape, -mean_bound, mean_bound))
     z_log_var = draw(float_arrays(shape, *log_var_range))
-    return z_mean, z_log_var
+    return LatentInputs(z_mean, z_log_var)
 
 
 def gaussian_array(seed, shape, scale=1.0):

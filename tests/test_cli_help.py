@@ -1,0 +1,25 @@
+"""`genimg-grade --help` names every subcommand, and each subcommand has its own --help."""
+
+import pytest
+
+from autograder import cli
+
+
+def help_of(argv, capsys):
+    """The text `genimg-grade ARGV` prints, after checking that it exits with status 0."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_main_help_lists_every_subcommand_with_its_summary(capsys):
+    text = help_of(["--help"], capsys)
+    assert text.startswith("usage: genimg-grade")
+    for name, (_, summary) in cli.SUBCOMMANDS.items():
+        assert f"  {name} " in text and summary in text, name
+
+
+@pytest.mark.parametrize("name", cli.SUBCOMMANDS)
+def test_each_subcommand_has_a_help(name, capsys):
+    assert help_of([name, "--help"], capsys).startswith(f"usage: genimg-grade {name}")
