@@ -29,7 +29,7 @@ import pytest
 from autograder import cli, course as course_lib
 from autograder.record import GradeRecord
 from genimg_kit.checks.core import CheckResult, PartResult
-from genimg_kit.parts import part_points
+from genimg_kit.parts import format_points, part_points
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 ASSIGNMENT = "ch17int"
@@ -446,8 +446,8 @@ def test_every_disagreement_is_flagged_with_the_reason_in_csv_and_gradebook(cour
         assert (row["flagged"] == "true") == (disagrees or student == "tamper_submission"), row
         comment = course["comments"][student, part]
         if disagrees:
-            expected = (f"in-kernel score {course_lib._fmt(kernel)} disagreed with the isolated re-grade "
-                        f"{course_lib._fmt(score)}: suspected tampering or non-determinism; "
+            expected = (f"in-kernel score {format_points(kernel)} disagreed with the isolated re-grade "
+                        f"{format_points(score)}: suspected tampering or non-determinism; "
                         "the isolated score counts")
             assert expected in row["reason"] and expected in comment, (row, comment)
         else:
