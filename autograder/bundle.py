@@ -44,7 +44,7 @@ import zipfile
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from autograder.limits import gradescope_time_limit
+from autograder.limits import DEADLINE_MARGIN_S, gradescope_time_limit
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 # The project's own distributions: bundled as wheels, not pinned.
@@ -269,6 +269,7 @@ def build_bundle(out, backend="tensorflow", time_limit=None, parts=None):
     entries = {
         "setup.sh": (_render("setup.sh", PYTHON_VERSION=python_version, BACKEND=backend), True),
         "run_autograder": (_render("run_autograder", BACKEND=backend, TIME_LIMIT=int(time_limit),
+                                     DEADLINE_MARGIN=DEADLINE_MARGIN_S,
                                      PARTS=",".join(parts or [])), True),
         "requirements.txt": (requirements, False),
         "BUNDLE.json": (json.dumps(manifest, indent=2) + "\n", False),

@@ -23,6 +23,7 @@ import pathlib
 import sys
 
 from autograder.apps import batch, bundle, limits, reconcile
+from autograder.apps.options import DEFAULTS as DEFAULT_LIMITS
 from autograder.apps.options import add_grading_options, grading_limits, unknown_parts
 
 DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"
@@ -56,6 +57,10 @@ def build_parser():
     parser.add_argument("--classroom", metavar="OUT",
                         help="write the GitHub Classroom grader result (base64 JSON) here")
     add_grading_options(parser)
+    parser.add_argument("--deadline", type=float, metavar="S",
+                        help="seconds for the whole grade, shared out among the parts (default: "
+                             + ", ".join(f"{d:g} on {p}" for p, d in DEFAULT_LIMITS.deadline_seconds)
+                             + "); --json and --classroom are rewritten as each part ends")
     parser.add_argument("--fail-under", type=float, metavar="N",
                         help="exit with status 1 when the score is below N (for CI gates)")
     parser.add_argument("--quiet", action="store_true", help="report failed checks only")
@@ -74,16 +79,20 @@ def main(argv=None):
     from autograder.grade import grade
     from autograder.sandbox import GraderError
 
+    def write(record):
+        if args.json:
+            writers.write_json(writers.gradescope(record), args.json)
+        if args.classroom:
+            writers.write_text(writers.encode_classroom(writers.classroom(record)), args.classroom)
+
     try:
-        record = grade(args.submission, parts=args.parts, backend=args.backend, limits=grading_limits(args))
+        record = grade(args.submission, parts=args.parts, backend=args.backend, limits=grading_limits(args),
+                       deadline=args.deadline, on_part=write)
     except GraderError as error:
         print(f"genimg-grade: the grader could not run: {error}", file=sys.stderr)
         return 2
     print(writers.text_report(record, show_passed=not args.quiet))
-    if args.json:
-        writers.write_json(writers.gradescope(record), args.json)
-    if args.classroom:
-        pathlib.Path(args.classroom).write_text(writers.encode_classroom(writers.classroom(record)))
+    write(record)
     if record.status == "environment":
         return 3
     if args.fail_under is not None and record.score < args.fail_under:

@@ -41,8 +41,16 @@ def failed_record(submission, backend, parts, status, message, seconds=0.0):
                        status=status, message=message, seconds=seconds)
 
 
-def grade(path, parts=None, backend=None, limits=None):
+def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=None):
     """Grades the submission at `path`; always returns a GradeRecord.
+
+    `deadline`: seconds for the whole grade (default: the profile's
+    `Limits.deadline_seconds`). Every part gets its own limit or its share of
+    the time left, whichever is less (`Limits.share_of`), so that however the
+    submission behaves, every part is graded or explicitly timed out in time.
+    `on_part(record)` is called after each part with the record so far (the
+    parts not graded yet marked so): a caller that writes it keeps per-part
+    credit if it is stopped from outside.
 
     Raises autograder.sandbox.GraderError only when the grader itself cannot
     run (the sandbox fails to start before any student code is loaded).
@@ -59,55 +67,89 @@ def grade(path, parts=None, backend=None, limits=None):
     except UnreadableSubmission as error:
         return failed_record(path, backend, parts, "error", f"the submission could not be read: {error}",
                              time.perf_counter() - started)
-    notes, results, profile = list(submission.skipped), {}, ""
-
-    sandbox, defined, load_error, environment = None, [], None, ""
-    walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
-    timings = {"read": time.perf_counter() - started, "sandbox start": 0.0, "load": 0.0}
+    run = _Run(submission, backend, limits, container)
+    run.timings["read"] = time.perf_counter() - started
+    end = None
     try:
-        for part in parts:
-            if sandbox is None or sandbox.death:
-                first_start = sandbox is None
-                if sandbox is not None:
-                    _close(sandbox, notes)
-                stage = time.perf_counter()
-                sandbox = Sandbox(backend, limits, container)
-                timings["sandbox start"] += time.perf_counter() - stage
-                profile = sandbox.accelerator if limits.profile == "auto" else limits.profile
-                stage = time.perf_counter()
-                try:
-                    defined, errors = sandbox.load(submission.units, limits.load_seconds)
-                    timings["load"] += time.perf_counter() - stage
-                    if first_start:
-                        notes.extend(Note("load_error", e) for e in errors)
-                except SubmissionDied as error:
-                    load_error = f"the submission failed while loading: {error}"
+        for i, part in enumerate(parts):
+            run.ensure_sandbox()
+            if end is None:  # the profile, and so the default deadline, is known once a sandbox runs
+                end = time.monotonic() + (deadline or dict(limits.deadline_seconds)[run.profile])
             stage = time.perf_counter()
-            if load_error is not None:
-                results[part] = failed_part(part, load_error, HIDDEN)
-            elif missing := missing_names(part, defined):
-                results[part] = failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
-                                                  "at the top level of the submission", HIDDEN)
-            elif hung := [n for n in PARTS[part].names if n in walls]:
-                results[part] = failed_part(part, "not run: " + "; ".join(
-                    f"`{n}` did not answer within its own part's limit ({walls[n]}), and training "
-                    "with it would wait as long again" for n in hung), HIDDEN)
-            else:
-                deadline = time.monotonic() + limits.seconds_for(part, profile)
-                results[part] = run_part(part, RemoteSubject(sandbox, deadline, profile=profile), HIDDEN)
-                if sandbox.timed_out and len(PARTS[part].names) == 1:
-                    walls[PARTS[part].names[0]] = part
-                if sandbox.container_failure:
-                    environment = sandbox.death
-                if not sandbox.death:
-                    _release(sandbox, limits)
-            timings[part] = time.perf_counter() - stage
+            run.results[part] = run.grade_part(part, parts[i:], end)
+            run.timings[part] = time.perf_counter() - stage
+            if on_part is not None:
+                on_part(run.record(path, parts, time.perf_counter() - started))
     finally:
-        if sandbox is not None:
-            _close(sandbox, notes)
-    return GradeRecord(str(pathlib.Path(path)), backend, results, profile=profile, notes=notes,
-                       status="environment" if environment else "ok", message=environment,
-                       seconds=time.perf_counter() - started, timings=timings)
+        run.close()
+    return run.record(path, parts, time.perf_counter() - started)
+
+
+# What a part not graded yet says, in a record written while grading goes on.
+NOT_REACHED = "not graded: the grader was stopped before it reached this part"
+
+
+class _Run:
+    """The state of one grade: the sandbox, what the submission defines, what it printed."""
+
+    def __init__(self, submission, backend, limits, container):
+        self.submission, self.backend, self.limits, self.container = submission, backend, limits, container
+        self.notes, self.results, self.profile = list(submission.skipped), {}, ""
+        self.sandbox, self.defined, self.load_error, self.environment = None, [], None, ""
+        self.walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
+        self.timings = {"sandbox start": 0.0, "load": 0.0}
+
+    def ensure_sandbox(self):
+        """A live sandbox with the submission loaded (a part that killed the last one gets a new one)."""
+        if self.sandbox is not None and not self.sandbox.death:
+            return
+        first_start = self.sandbox is None
+        self.close()
+        stage = time.perf_counter()
+        self.sandbox = Sandbox(self.backend, self.limits, self.container)
+        self.timings["sandbox start"] += time.perf_counter() - stage
+        self.profile = self.sandbox.accelerator if self.limits.profile == "auto" else self.limits.profile
+        stage = time.perf_counter()
+        try:
+            self.defined, errors = self.sandbox.load(self.submission.units, self.limits.load_seconds)
+            self.timings["load"] += time.perf_counter() - stage
+            if first_start:
+                self.notes.extend(Note("load_error", e) for e in errors)
+        except SubmissionDied as error:
+            self.load_error = f"the submission failed while loading: {error}"
+
+    def grade_part(self, part, remaining_parts, end):
+        if self.load_error is not None:
+            return failed_part(part, self.load_error, HIDDEN)
+        if missing := missing_names(part, self.defined):
+            return failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
+                                     "at the top level of the submission", HIDDEN)
+        if hung := [n for n in PARTS[part].names if n in self.walls]:
+            return failed_part(part, "not run: " + "; ".join(
+                f"`{n}` did not answer within its own part's limit ({self.walls[n]}), and training "
+                "with it would wait as long again" for n in hung), HIDDEN)
+        seconds = self.limits.share_of(part, remaining_parts, self.profile, end - time.monotonic())
+        if seconds < 1:
+            return failed_part(part, "not graded: the earlier parts used up the whole grade's deadline", HIDDEN)
+        subject = RemoteSubject(self.sandbox, time.monotonic() + seconds, profile=self.profile)
+        result = run_part(part, subject, HIDDEN)
+        if self.sandbox.timed_out and len(PARTS[part].names) == 1:
+            self.walls[PARTS[part].names[0]] = part
+        if self.sandbox.container_failure:
+            self.environment = self.sandbox.death
+        if not self.sandbox.death:
+            _release(self.sandbox, self.limits)
+        return result
+
+    def record(self, path, parts, seconds):
+        results = {p: self.results.get(p) or failed_part(p, NOT_REACHED, HIDDEN) for p in parts}
+        return GradeRecord(str(pathlib.Path(path)), self.backend, results, profile=self.profile,
+                           notes=list(self.notes), status="environment" if self.environment else "ok",
+                           message=self.environment, seconds=seconds, timings=dict(self.timings))
+
+    def close(self):
+        if self.sandbox is not None:
+            _close(self.sandbox, self.notes)
 
 
 def _release(sandbox, limits):

@@ -19,6 +19,9 @@ GRADESCOPE_TIMEOUT_S = 600
 GRADESCOPE_MARGIN_S = 60
 # What a Classroom job spends outside the grading step: checkouts, the pip install.
 CLASSROOM_SETUP_MINUTES = 10
+# What a platform's wrapper keeps between genimg-grade's own deadline and its
+# hard stop: the sandbox's last kill and the last write of the results.
+DEADLINE_MARGIN_S = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,11 @@ class Limits:
     container_need_mb: tuple = (("tensorflow", 768), ("jax", 1024))
     # Kept free below a container's limit for the grader itself when the sandbox's cap is cut to fit.
     container_margin_mb: int = 32
+    # A whole grade of `genimg-grade SUBMISSION`, per profile: the part limits are
+    # shared out within it (share_of), so a submission whose every piece hangs
+    # is still graded, each part explicitly timed out, within it. Gradescope and
+    # Classroom pass their own (their time limit less DEADLINE_MARGIN_S).
+    deadline_seconds: tuple = (("cpu", 240.0), ("gpu", 900.0))
     # Convergence budget (genimg_kit.checks.convergence.PROFILES): "auto" takes
     # "gpu" when the sandbox's Keras backend sees a GPU, else "cpu".
     profile: str = "auto"
@@ -54,6 +62,13 @@ class Limits:
         if "convergence" in PARTS[part].tags:
             return max(self.part_seconds, dict(self.convergence_seconds)[profile])
         return self.part_seconds
+
+    def share_of(self, part, remaining_parts, profile, seconds_left):
+        """What `part` may take when `seconds_left` remain for it and the parts after it
+        (`remaining_parts`, itself first): its own limit, or its limit's share of the
+        time left, whichever is less. Time a part leaves unused goes to the next ones."""
+        weights = [self.seconds_for(p, profile) for p in remaining_parts]
+        return min(weights[0], seconds_left * weights[0] / sum(weights))
 
     def memory_for(self, accelerator):
         return self.memory_mb + (self.gpu_runtime_mb if accelerator == "gpu" else 0)
@@ -94,6 +109,8 @@ class Limits:
             *[(f"container_need_mb[{b}]", f"{mb} MB", f"the smallest grading container on {b} (measured)")
               for b, mb in self.container_need_mb],
             ("profile", self.profile, "convergence budget"),
+            *[(f"deadline_seconds[{p}]", f"{d:g} s", f"a whole `genimg-grade SUBMISSION`, {p} profile")
+              for p, d in self.deadline_seconds],
             ("submission_seconds", f"{self.submission_seconds(parts):g} s",
              "a whole grade at most (batch and reconcile --timeout)"),
             ("gradescope_time_limit", f"{gradescope_time_limit()} s",
@@ -109,6 +126,7 @@ class Limits:
 
 def gradescope_time_limit():
     return GRADESCOPE_TIMEOUT_S - GRADESCOPE_MARGIN_S
+
 
 
 def classroom_step_minutes(limits, parts=None):

@@ -50,6 +50,7 @@ import time
 import psutil
 from tqdm import tqdm
 
+from autograder import writers
 from autograder.limits import Limits
 from autograder.record import GradeRecord
 from genimg_kit.parts import PARTS
@@ -141,20 +142,8 @@ def needs_grading(out, student, force=False, retry_failed=False):
 # --- writing results ------------------------------------------------------------
 
 
-def _write_atomic(path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    if temporary.is_symlink():
-        temporary.unlink()
-    with open(temporary, "w", newline="", encoding="utf-8") as f:
-        write(f)
-    os.replace(temporary, path)  # replaces a planted file or link, never writes through it
-
-
 def results_data(record):
     """A results.json's content: Gradescope's format plus the record itself."""
-    from autograder import writers
-
     data = writers.gradescope(record)
     data["extra_data"] = {"genimg": record.to_json()}
     return data
@@ -163,7 +152,7 @@ def results_data(record):
 def write_result(out, student, record):
     """Writes OUT/<student>/results.json for one finished (or stopped) submission."""
     data = results_data(record)
-    _write_atomic(pathlib.Path(out) / student / RESULTS_NAME, lambda f: json.dump(data, f, indent=2))
+    writers.write_json(data, pathlib.Path(out) / student / RESULTS_NAME)
     return data
 
 
@@ -197,7 +186,7 @@ def write_summary(out, graded=None):
         writer.writeheader()
         writer.writerows(summary_row(student, record) for student, record in records.items())
 
-    _write_atomic(out / SUMMARY_NAME, write)
+    writers.write_atomic(out / SUMMARY_NAME, write)
     return records
 
 

@@ -7,6 +7,8 @@ One formatter per output, and one text per failed check
 import base64
 import dataclasses
 import json
+import os
+import pathlib
 
 from genimg_kit.checks.battery import battery
 from genimg_kit.checks.core import PartResult
@@ -137,9 +139,25 @@ def classroom(record):
     }
 
 
+def write_atomic(path, write):
+    """Writes `path` whole or not at all, through `write(file)`: a results file
+    rewritten as parts end may be read, or the grader killed, at any moment."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    if temporary.is_symlink():
+        temporary.unlink()
+    with open(temporary, "w", newline="", encoding="utf-8") as f:
+        write(f)
+    os.replace(temporary, path)  # replaces a planted file or link, never writes through it
+
+
 def write_json(data, path):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
+    write_atomic(path, lambda f: json.dump(data, f, indent=2))
+
+
+def write_text(text, path):
+    write_atomic(path, lambda f: f.write(text))
 
 
 def encode_classroom(data):

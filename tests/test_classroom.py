@@ -58,7 +58,8 @@ def test_workflow_parses_and_follows_the_reporters_conventions(workflow):
 
 
 def test_workflow_time_limits_are_the_graders(workflow):
-    from autograder.limits import Limits, classroom_job_minutes, classroom_step_minutes, classroom_time_limit
+    from autograder.limits import (DEADLINE_MARGIN_S, Limits, classroom_job_minutes, classroom_step_minutes,
+                                   classroom_time_limit)
 
     job = workflow["jobs"]["run-autograding-tests"]
     limits = Limits()
@@ -66,6 +67,7 @@ def test_workflow_time_limits_are_the_graders(workflow):
     assert job["timeout-minutes"] == classroom_job_minutes(limits)
     assert grading_step(workflow)["timeout-minutes"] * 60 >= limits.submission_seconds()
     assert int(grading_step(workflow)["env"]["GENIMG_TIME_LIMIT"]) == classroom_time_limit(limits)
+    assert int(grading_step(workflow)["env"]["GENIMG_DEADLINE_MARGIN"]) == DEADLINE_MARGIN_S
     assert grading_step(workflow)["if"] == "always()"  # a failed install still gets a result
 
 
