@@ -60,7 +60,7 @@ import tempfile
 
 import nbformat
 
-from autograder import pool
+from autograder import pool, writers
 from autograder.grade import default_backend, failed_record
 from autograder.limits import Limits
 from genimg_kit.checks.core import LocalSubject
@@ -364,16 +364,12 @@ def write_gradebook(coursedir, assignment, cells, results):
 
 
 def write_csv(rows, path):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    if temporary.is_symlink():
-        temporary.unlink()
-    with open(temporary, "w", newline="", encoding="utf-8") as f:
+    def write(f):
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
         writer.writerows(row.as_csv() for row in rows)
-    os.replace(temporary, path)  # replaces a planted file or link, never writes through it
+
+    writers.write_atomic(path, write)
 
 
 def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=None, backend=None,
