@@ -34,10 +34,6 @@ class Container:
         counts = [c for c in counts if c is not None]
         return sum(counts) if counts else None
 
-    def describe(self):
-        memory = f"{self.memory_mb} MB" + ("" if self.memory_limited else " (the machine's memory)")
-        return f"memory {memory}, {self.cpus:g} CPUs" + (f" (cgroup {self.cgroup})" if self.cgroup else "")
-
 
 def _read(path):
     try:

@@ -128,7 +128,6 @@ def gradescope_time_limit():
     return GRADESCOPE_TIMEOUT_S - GRADESCOPE_MARGIN_S
 
 
-
 def classroom_step_minutes(limits, parts=None):
     return math.ceil(limits.submission_seconds(parts) / 60)
 

@@ -41,10 +41,10 @@ def text_report(record, show_passed=True, total=True):
 def _shared_losses(record, result):
     """For a convergence part that lost points: the pieces it trains that lost points in
     their own parts too (by design it trains them together, so one bug can cost here again)."""
-    if "convergence" not in PARTS[result.part].tags or result.points >= result.max_points - 1e-9:
+    if "convergence" not in PARTS[result.part].tags or result.points == result.max_points:
         return []
     losing = [p for p, r in record.parts.items() if p != result.part and len(PARTS[p].names) == 1
-              and PARTS[p].names[0] in PARTS[result.part].names and r.points < r.max_points - 1e-9]
+              and PARTS[p].names[0] in PARTS[result.part].names and r.points < r.max_points]
     if not losing:
         return []
     return [f"  ({result.part} trains {', '.join(PARTS[result.part].names)} together; "

@@ -44,7 +44,6 @@ def test_v1_limits_of_the_folder_and_its_ancestors(tmp_path):
     found = container.detect(tmp_path, tmp_path / "self")
     assert (found.memory_mb, found.cpus, found.cgroup, found.memory_limited) == (768, 0.5, "v1", True)
     assert found.oom_kills() == 3
-    assert "768 MB" in found.describe() and "0.5 CPUs" in found.describe()
 
 
 def test_v2_takes_the_tightest_limit_along_the_path(tmp_path):

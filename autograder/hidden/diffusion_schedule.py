@@ -1,8 +1,7 @@
 import numpy as np
 
 from genimg_kit.checks.core import assert_close, check
-from genimg_kit.checks.diffusion_schedule import bounds, rate_gradients, rates
-from genimg_kit.checks.strategies import float_arrays
+from genimg_kit.checks.diffusion_schedule import bounds, rate_gradients, rates, times_and_bounds
 
 
 def cosine_angles(times, bounds):
@@ -27,7 +26,7 @@ def linear_angle(subject, bounds):
        "d signal / dt = -sin(angle) * (a1 - a0)", weight=2.0,
        hint="the angle a0 + t * (a1 - a0), a0 = arccos(max), a1 = arccos(min), must be computed "
             "from the times with keras.ops, so that the rates' derivatives follow from it",
-       given=(float_arrays((6,), 0.0, 1.0), bounds))
+       given=times_and_bounds)
 def exact_derivatives(subject, times, bounds):
     d_noise, d_signal = rate_gradients(subject, times, bounds)
     angles, span = cosine_angles(times, bounds)

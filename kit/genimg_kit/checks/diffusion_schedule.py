@@ -81,6 +81,10 @@ def equal_angle_steps(subject, bounds):
     )
 
 
+# What the gradient checks (public and hidden) draw: six times in [0, 1] and the rate bounds.
+times_and_bounds = (float_arrays((6,), 0.0, 1.0), bounds)
+
+
 def rate_gradients(subject, times, bounds):
     out = subject.probe(probes.diffusion_schedule_gradients, times=times, bounds=bounds)
     for key, name in (("d_noise_rates", "noise_rates"), ("d_signal_rates", "signal_rates")):
@@ -93,7 +97,7 @@ def rate_gradients(subject, times, bounds):
        "with non-zero finite derivatives", weight=2.0,
        hint="compute with keras.ops on the times: ops.stop_gradient or numpy (np.cos, float(...)) "
             "cut the gradient",
-       given=(float_arrays((6,), 0.0, 1.0), bounds))
+       given=times_and_bounds)
 def rates_have_gradients(subject, times, bounds):
     d_noise, d_signal = rate_gradients(subject, times, bounds)
     for name, d, sign in (("noise_rates", d_noise, 1), ("signal_rates", d_signal, -1)):
