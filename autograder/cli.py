@@ -5,6 +5,7 @@
     genimg-grade gradescope-bundle OUT.zip
     genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]
     genimg-grade limits [--profile P] [--parts P1,P2]
+    genimg-grade report OUTDIR [--out report.html] [--starter RELEASE] [--png] [--pdf]
 
 Without SUBMISSION it grades the embedded default: the reference package
 (the answer key, which must score 100). Exit status 0 whenever grading ran,
@@ -22,7 +23,7 @@ import argparse
 import pathlib
 import sys
 
-from autograder.apps import batch, bundle, limits, reconcile
+from autograder.apps import batch, bundle, limits, reconcile, report
 from autograder.apps.options import DEFAULTS as DEFAULT_LIMITS
 from autograder.apps.options import add_grading_options, grading_limits, unknown_parts
 
@@ -36,6 +37,7 @@ SUBCOMMANDS = {
     "gradescope-bundle": (bundle.main, "build the Gradescope autograder zip"),
     "reconcile": (reconcile.main, "after nbgrader autograde: re-grade in isolation, into its gradebook"),
     "limits": (limits.main, "print every time and memory bound"),
+    "report": (report.main, "a class report (HTML): scores, failures per check, similar submissions"),
 }
 
 

@@ -1,0 +1,123 @@
+"""A graded class, read back: the grade records of a batch or of a reconcile, and where the code is.
+
+    graded = load_class("grades/")                  # genimg-grade batch DIR --out grades/
+    graded = load_class("course/reconcile/ch17")    # genimg-grade reconcile course ch17
+
+Two layouts are read:
+
+- a batch's OUTDIR: `OUTDIR/<student>/results.json` (each holding its grade
+  record, `extra_data.genimg`) and `OUTDIR/summary.csv`;
+- a reconcile's details folder, `COURSE/reconcile/<ASSIGNMENT>/`: one batch
+  OUTDIR per notebook (`<notebook>/<student>/results.json`; nbgrader's
+  re-graded copies under `autograded-copy/` are not read: the records in
+  `<notebook>/` already hold the lower of the two scores, as reconcile
+  counts them), and next to the folder reconcile's CSV,
+  `COURSE/reconcile/<ASSIGNMENT>.csv`, whose flagged rows are the tampering
+  and disagreement flags.
+
+Scores are only ever read from grade records (`autograder.pool.read_record`),
+never from summary.csv or Gradescope's test names. Where each student's code
+is, for the similarity check: `submissions` (a folder of one submission per
+student, as `genimg-grade batch` reads it) when given; otherwise, for a
+batch, the path the record names (the folder the batch graded, when it
+still exists), and for a reconcile, the student's notebook in the course's
+`submitted/` folder.
+"""
+
+import csv
+import dataclasses
+import pathlib
+
+from autograder import course, pool
+
+
+class ClassError(Exception):
+    """The folder holds no graded class (missing, not a batch or reconcile output, no records)."""
+
+
+@dataclasses.dataclass
+class GradedClass:
+    folder: pathlib.Path
+    kind: str  # "batch" or "reconcile"
+    records: dict  # student -> GradeRecord, sorted by student
+    flags: dict  # student -> [reason]: reconcile's flagged rows ({} for a batch)
+    submissions: dict  # student -> path of the code that was graded, where it was found
+
+
+def _records(outdir):
+    records = {}
+    for results in sorted(pathlib.Path(outdir).glob(f"*/{pool.RESULTS_NAME}")):
+        record = pool.read_record(results)
+        if record is not None:
+            records[results.parent.name] = record
+    return records
+
+
+def _notebook_folders(folder):
+    return sorted(d for d in folder.iterdir()
+                  if d.is_dir() and d.name != course.COPIES and (d / pool.SUMMARY_NAME).exists())
+
+
+def _key(student, notebook, notebooks):
+    return student if len(notebooks) == 1 else f"{student}/{notebook}"
+
+
+def _reconcile_flags(csv_path, notebooks):
+    """{student key: [reason (the check cells it was given for)]} from reconcile's flagged rows."""
+    cells = {}  # student key -> reason -> [cell]
+    if not csv_path.is_file():
+        return {}
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("flagged") == "true" and row.get("notebook") in notebooks:
+                key = _key(row["student"], row["notebook"], notebooks)
+                cells.setdefault(key, {}).setdefault(row["reason"], []).append(row["cell"])
+    return {key: [f"{reason} ({', '.join(flagged)})" for reason, flagged in reasons.items()]
+            for key, reasons in cells.items()}
+
+
+def _course_notebooks(folder, keys):
+    """{student key: its submitted notebook} for a reconcile folder COURSE/reconcile/ASSIGNMENT."""
+    root, assignment = folder.parent.parent, folder.name
+    try:
+        coursedir = course.load_course(root)
+    except course.ReconcileError:
+        return {}
+    found = {}
+    for key, (student, notebook) in keys.items():
+        path = course._notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
+        if path.is_file():
+            found[key] = path
+    return found
+
+
+def load_class(folder, submissions=None):
+    """The GradedClass in `folder` (a batch OUTDIR or a reconcile folder); raises ClassError."""
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        raise ClassError(f"{folder} is not a folder (give a batch's OUTDIR or COURSE/reconcile/ASSIGNMENT)")
+    records = _records(folder)
+    if records or (folder / pool.SUMMARY_NAME).exists():
+        kind, flags = "batch", {}
+        paths = {s: pathlib.Path(r.submission) for s, r in records.items() if pathlib.Path(r.submission).exists()}
+    else:
+        notebooks = [d.name for d in _notebook_folders(folder)]
+        if not notebooks:
+            raise ClassError(f"{folder} holds neither results of `genimg-grade batch` "
+                             f"(<student>/{pool.RESULTS_NAME}, {pool.SUMMARY_NAME}) nor of `genimg-grade reconcile` "
+                             f"(<notebook>/{pool.SUMMARY_NAME})")
+        kind, keys = "reconcile", {}
+        for notebook in notebooks:
+            for student, record in _records(folder / notebook).items():
+                key = _key(student, notebook, notebooks)
+                records[key], keys[key] = record, (student, notebook)
+        flags = _reconcile_flags(folder.parent / f"{folder.name}.csv", notebooks)
+        paths = _course_notebooks(folder, keys)
+    if not records:
+        raise ClassError(f"no grade records in {folder}: grade the class first (genimg-grade batch or reconcile)")
+    if submissions is not None:
+        try:
+            paths = {s: p for s, p in pool.find_submissions(submissions) if s in records}
+        except pool.BatchError as error:
+            raise ClassError(str(error)) from None
+    return GradedClass(folder, kind, dict(sorted(records.items())), flags, paths)
