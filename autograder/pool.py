@@ -9,18 +9,30 @@ suffix. For each one the pool writes `OUT/<student>/results.json`
 and, at the end, `OUT/summary.csv`, one row per grade record found in
 `OUT/*/results.json`.
 
-How it runs:
+How it runs: `run_batch` is the one place that decides what to grade
+(resume, --force, --retry-failed), turns what comes back into grade records,
+writes them, shows progress and writes the summary. Where the gradings run
+is its executor (autograder/executors.py), one of two:
 
-- N worker processes (`concurrent.futures`, spawn context), each its own
-  one-process pool, so one can be killed without touching the others. A
-  worker imports the grader once and then grades submissions one after
-  another with `autograder.grade.grade`, which runs the student's code in a
-  sandboxed child of the worker, and returns the record as `to_json()`.
-- Each submission is time-limited as a whole from this process: past
-  `timeout` seconds (by default `Limits.submission_seconds(parts)`, the
-  longest a grade can take under its own limits) its worker and everything
-  below it (the sandbox) are killed, the submission gets a record with
-  status "timeout" and score 0, and a fresh worker takes its slot.
+- Local (the default): N worker processes (`concurrent.futures`, spawn
+  context), each its own one-process pool, so one can be killed without
+  touching the others. A worker imports the grader once and then grades
+  submissions one after another with `autograder.grade.grade`, which runs the
+  student's code in a sandboxed child of the worker, and returns the record
+  as `to_json()`.
+- Dask (`scheduler="tcp://host:8786"`): one task per submission on a Dask
+  cluster. The task runs the same one-process worker on the Dask worker (a
+  hung sandbox never runs inside the Dask worker itself), with the
+  submission's files sent along as bytes; the records come back here and are
+  written by this process, so the workers need no access to DIR or OUT.
+
+Each submission is time-limited as a whole: past `timeout` seconds (by
+default `Limits.submission_seconds()`, the longest a grade can take within
+its own deadline) its worker and everything below it (the sandbox) are
+killed, the submission gets a record with status "timeout" and score 0, and
+a fresh worker takes its slot. Locally the timeout is kept from this
+process; on Dask, by the task on its worker.
+
 - Status "error": the submission could not be read (`grade` says so), or the
   grader itself failed on it (the sandbox would not start, the worker died);
   score 0 with the reason. Status "ok": graded, whatever the score. Nothing
@@ -31,26 +43,21 @@ How it runs:
   Gradescope) counts as not graded and is not summarised: scores are only
   ever read from grade records.
 - Worker output (TensorFlow's start-up notices and the like) goes to
-  `OUT/batch.log`, not to the terminal.
+  `OUT/batch.log`, not to the terminal (from Dask workers: after each task,
+  behind a line naming the student, the worker and the grading process).
 """
 
 import collections
-import concurrent.futures as cf
-from concurrent.futures.process import BrokenProcessPool
 import csv
 import json
-import multiprocessing
 import os
 import pathlib
-import signal
 import sys
-import threading
-import time
 
-import psutil
 from tqdm import tqdm
 
 from autograder import writers
+from autograder.executors import BatchError, DaskExecutor, LocalExecutor
 from autograder.limits import Limits
 from autograder.record import GradeRecord
 from genimg_kit.parts import PARTS
@@ -60,10 +67,6 @@ RESULTS_NAME = "results.json"
 SUMMARY_NAME = "summary.csv"
 LOG_NAME = "batch.log"
 SUMMARY_FIELDS = ["student", "score", *PARTS, "status", "seconds"]
-
-
-class BatchError(Exception):
-    """The batch cannot run at all (bad folder, duplicate student ids, broken grader)."""
 
 
 def default_workers():
@@ -78,9 +81,9 @@ def _limits(limits):
     return limits if isinstance(limits, Limits) else Limits(**limits)
 
 
-def default_timeout(limits=None, parts=None):
-    """The whole-submission deadline: what `parts` may take under `limits`, at most."""
-    return _limits(limits).submission_seconds(parts)
+def default_timeout(limits=None):
+    """The whole-submission timeout: what a grade under `limits` may take, at most."""
+    return _limits(limits).submission_seconds()
 
 
 # --- finding submissions and what was graded --------------------------------------
@@ -190,109 +193,29 @@ def write_summary(out, graded=None):
     return records
 
 
-# --- the worker side (runs in the spawned worker processes) ------------------
+# --- grading: one loop, either executor --------------------------------------------
 
 
-def _init_worker(log_path):
-    # The worker's own stdout/stderr (library notices) go to the batch log;
-    # the sandbox's output is captured by the sandbox itself.
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    # Ctrl-C is the parent's to handle: it kills the workers it started.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # If the parent dies without killing us (SIGKILL, a crash), take the sandbox
-    # down and leave too, instead of waiting for work forever.
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid, interval=1.0):
-    while os.getppid() == parent_pid:
-        time.sleep(interval)
-    _kill_all(psutil.Process().children(recursive=True))
-    os._exit(1)
-
-
-def _kill_all(processes):
-    """SIGKILLs each process; a sandbox leads its own process group: take the group too."""
-    for process in processes:
-        try:
-            if os.getpgid(process.pid) == process.pid:  # checked while the pid is surely ours
-                os.killpg(process.pid, signal.SIGKILL)
-            process.kill()
-        except (psutil.Error, ProcessLookupError, PermissionError):
-            pass
-
-
-def _warm():
-    """Imports the grader (seconds, once per worker); returns the worker's pid."""
-    import autograder.grade  # noqa: F401
-
-    return os.getpid()
-
-
-def _grade_one(path, parts, backend, limits):
-    """Grades one submission; returns its record as `to_json()` (pickled back to the parent)."""
-    from autograder.grade import failed_record, grade
-    from autograder.sandbox import GraderError
-
-    try:
-        record = grade(path, parts=parts, backend=backend, limits=limits)
-    except GraderError as error:
-        record = failed_record(path, backend, parts, "error",
-                               f"the grader could not run on this submission: {error}")
-    return record.to_json()
-
-
-# --- the parent side ----------------------------------------------------------
-
-
-class _Slot:
-    """One worker process (a one-process pool) and the submission it is grading."""
-
-    def __init__(self, context, log_path):
-        self.executor = cf.ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(str(log_path),))
-        self.warm = self.executor.submit(_warm)
-        self.pid = None
-        self.job = None  # (future, student, path, started)
-
-    @property
-    def ready(self):
-        if self.pid is None and self.warm.done():
-            self.pid = self.warm.result()  # raises if the grader cannot even be imported
-        return self.pid is not None and self.job is None
-
-    def kill(self):
-        """Kills the worker and every process below it (the sandbox runs in its own session)."""
-        # Before warm-up ends the pid is unknown: ask the pool (private, best effort).
-        pids = [self.pid] if self.pid else list(getattr(self.executor, "_processes", None) or {})
-        processes = []
-        for pid in pids:
-            try:
-                worker = psutil.Process(pid)
-                processes += [worker] + worker.children(recursive=True)
-            except psutil.Error:
-                pass
-        _kill_all(processes)
-        self.executor.shutdown(wait=False, cancel_futures=True)
-
-    def close(self):
-        self.executor.shutdown(wait=True, cancel_futures=True)
+def _executor(workers, scheduler, log_path):
+    if scheduler is None:
+        return LocalExecutor(workers, log_path)
+    return DaskExecutor(scheduler, log_path)
 
 
 def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
-              limits=None, force=False, retry_failed=False, progress=True):
+              limits=None, force=False, retry_failed=False, progress=True, scheduler=None):
     """Grades every submission in `directory` into `out`; returns the summary's records.
 
     The result is {student: GradeRecord} for every row of OUT/summary.csv:
     the students graded in this run as their workers returned them, and the
     others as their results.json holds them. `limits`: an
     autograder.limits.Limits (or a dict of its fields); `timeout`: seconds per
-    submission as a whole, None for `limits.submission_seconds(parts)`.
-    Raises BatchError only when the batch cannot run at all; ValueError for
-    an unknown part.
+    submission as a whole, None for `limits.submission_seconds()`.
+    `scheduler`: a Dask scheduler's address ("tcp://host:8786") to grade on
+    its workers instead of `workers` local ones.
+    Raises BatchError only when the batch cannot run at all (with
+    `scheduler`, also when it cannot be reached or dask is not installed);
+    ValueError for an unknown part.
     """
     from autograder.grade import default_backend, failed_record, graded_parts
 
@@ -300,86 +223,50 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
     backend = backend or default_backend()
     parts = graded_parts(parts)
     limits = _limits(limits)
-    timeout = default_timeout(limits, parts) if timeout is None else float(timeout)
+    timeout = default_timeout(limits) if timeout is None else float(timeout)
     submissions = find_submissions(directory)
     out.mkdir(parents=True, exist_ok=True)
-    todo = collections.deque(
-        (s, p) for s, p in submissions if needs_grading(out, s, force, retry_failed))
+    todo = [(s, p) for s, p in submissions if needs_grading(out, s, force, retry_failed)]
     skipped = len(submissions) - len(todo)
     graded = {}
+    executor = _executor(workers, scheduler, out / LOG_NAME)
+
+    def record_of(outcome):
+        path, kind, seconds = outcome.path, outcome.kind, outcome.seconds
+        if kind == "record":
+            try:
+                return GradeRecord.from_json(outcome.value)
+            except Exception as error:  # a grader bug: recorded, the batch goes on
+                kind, outcome = "failed", outcome._replace(value=repr(error))
+        if kind == "timeout":
+            return failed_record(path, backend, parts, "timeout", f"grading took longer than {timeout:g} s and "
+                                 "was stopped; look for an endless loop or very slow code", seconds)
+        if kind == "died":
+            return failed_record(path, backend, parts, "error", "the grading worker died while grading this "
+                                 "submission (killed from outside, or out of memory)", seconds)
+        return failed_record(path, backend, parts, "error", f"the grader failed on this submission: "
+                             f"{outcome.value}", seconds)
 
     bar = tqdm(total=len(todo), unit="sub", desc="grading", disable=not progress or not todo,
                file=sys.stderr, dynamic_ncols=True)
     if progress and skipped:
         tqdm.write(f"{skipped} of {len(submissions)} already graded in {out} (skipped; --force regrades)",
                    file=sys.stderr)
-
-    def finish(student, record):
-        write_result(out, student, record)
-        graded[student] = record
-        bar.update(1)
-        bar.set_postfix_str(f"last: {student} {record.status}")
-        if progress:
-            tqdm.write(f"{student}: {record.score:g}/{record.max_score:g} {record.status} "
-                       f"({record.seconds:.0f} s)", file=sys.stderr)
-
-    def failed(path, status, message, seconds):
-        return failed_record(path, backend, parts, status, message, seconds)
-
-    context = multiprocessing.get_context("spawn")
-    log_path = out / LOG_NAME
-    slots = [_Slot(context, log_path) for _ in range(max(1, min(workers, len(todo))))] if todo else []
     try:
-        while todo or any(slot.job for slot in slots):
-            for slot in slots:
-                try:
-                    free = slot.ready
-                except Exception as error:  # the grader cannot start in a worker
-                    raise BatchError(f"a grading worker could not start: {error!r}") from error
-                if free and todo:
-                    student, path = todo.popleft()
-                    future = slot.executor.submit(_grade_one, str(path), parts, backend, limits)
-                    slot.job = (future, student, path, time.monotonic())
-            waiting = [slot.job[0] if slot.job else slot.warm for slot in slots
-                       if slot.job or slot.pid is None]
-            deadlines = [slot.job[3] + timeout for slot in slots if slot.job]
-            wait_for = max(0.05, min(deadlines) - time.monotonic()) if deadlines else 1.0
-            cf.wait(waiting, timeout=min(wait_for, 1.0), return_when=cf.FIRST_COMPLETED)
-
-            for index, slot in enumerate(slots):
-                if not slot.job:
-                    continue
-                future, student, path, started = slot.job
-                seconds = time.monotonic() - started
-                if future.done():
-                    slot.job = None
-                    try:
-                        record = GradeRecord.from_json(future.result())
-                    except BrokenProcessPool:
-                        finish(student, failed(path, "error", "the grading worker died while grading this "
-                                               "submission (killed from outside, or out of memory)", seconds))
-                        slot.kill()
-                        slots[index] = _Slot(context, log_path)
-                        continue
-                    except Exception as error:  # a grader bug: recorded, the batch goes on
-                        finish(student, failed(path, "error", f"the grader failed on this submission: {error!r}",
-                                               seconds))
-                        continue
-                    finish(student, record)
-                elif seconds > timeout:
-                    slot.job = None
-                    slot.kill()
-                    finish(student, failed(path, "timeout", f"grading took longer than {timeout:g} s and was "
-                                           "stopped; look for an endless loop or very slow code", seconds))
-                    slots[index] = _Slot(context, log_path)
+        for outcome in executor.run(todo, (parts, backend, limits), timeout):
+            record = record_of(outcome)
+            write_result(out, outcome.student, record)
+            graded[outcome.student] = record
+            bar.update(1)
+            bar.set_postfix_str(f"last: {outcome.student} {record.status}")
+            if progress:
+                tqdm.write(f"{outcome.student}: {record.score:g}/{record.max_score:g} {record.status} "
+                           f"({record.seconds:.0f} s)", file=sys.stderr)
     except BaseException:  # Ctrl-C, or the grader cannot start: stop every worker now
-        for slot in slots:
-            slot.kill()
-        slots = []
+        executor.kill()
         write_summary(out, graded)  # what was graded before the interruption stays summarised
         raise
     finally:
         bar.close()
-        for slot in slots:
-            slot.close()
+        executor.close()
     return write_summary(out, graded)

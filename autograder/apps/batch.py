@@ -1,4 +1,5 @@
-"""`genimg-grade batch DIR --out OUTDIR`: a whole class, in parallel workers (autograder.pool)."""
+"""`genimg-grade batch DIR --out OUTDIR [--scheduler ADDRESS]`: a whole class, in parallel workers
+here or on a Dask cluster (autograder.pool)."""
 
 import argparse
 import collections
@@ -20,6 +21,10 @@ def build_parser():
     parser.add_argument("directory", metavar="DIR", help="folder with one submission per student")
     parser.add_argument("--out", required=True, metavar="OUTDIR", help="where results go")
     add_workers(parser, "submissions")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the workers of this Dask scheduler (tcp://HOST:PORT) instead of "
+                             "--workers local ones; the submissions travel with the tasks and the results "
+                             "are written here (needs `pip install 'genimg[dask]'` here and on the workers)")
     add_timeout(parser, "submission")
     parser.add_argument("--force", action="store_true", help="regrade students already graded")
     parser.add_argument("--retry-failed", action="store_true",
@@ -38,7 +43,8 @@ def main(argv=None):
         records = pool.run_batch(
             args.directory, args.out, workers=args.workers, timeout=args.timeout,
             backend=args.backend, parts=args.parts, limits=grading_limits(args),
-            force=args.force, retry_failed=args.retry_failed, progress=not args.no_progress)
+            force=args.force, retry_failed=args.retry_failed, progress=not args.no_progress,
+            scheduler=args.scheduler)
     except pool.BatchError as error:
         print(f"genimg-grade batch: {error}", file=sys.stderr)
         return 2
