@@ -388,7 +388,8 @@ def _take_slot(timeout):
             slot.kill()  # died while idle (killed from outside): never blame a submission for it
             _discard(slot)
     _allow_children()
-    fd, log_path = tempfile.mkstemp(prefix="genimg-grading-", suffix=".log")
+    # In the Dask worker's own folder, which Dask removes with the worker.
+    fd, log_path = tempfile.mkstemp(prefix="genimg-grading-", suffix=".log", dir=_worker_folder())
     os.close(fd)
     slot = _Slot(log_path)
     try:
@@ -446,13 +447,24 @@ def _remove_idle_logs():
         _discard(slot)
 
 
-def _worker_address():
+def _dask_worker():
+    """The Dask worker running this task; None when called directly."""
     try:
         from distributed import get_worker
 
-        return get_worker().address
-    except (ImportError, ValueError):  # not in a Dask worker (called directly)
-        return f"pid {os.getpid()}"
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _worker_folder():
+    worker = _dask_worker()
+    return worker.local_directory if worker else None
+
+
+def _worker_address():
+    worker = _dask_worker()
+    return worker.address if worker else f"pid {os.getpid()}"
 
 
 def _unpack(folder, name, packed):
