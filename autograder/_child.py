@@ -1,6 +1,9 @@
 """The sandbox child: runs a submission's code and answers probe requests.
 
-Started by autograder.sandbox as `python -I _child.py OUT_FD`, never imported.
+Started by autograder.sandbox as `python -I _child.py OUT_FD PLAN`, never
+imported. PLAN (autograder.confine.Plan, as JSON) says what to confine it to:
+namespaces first, before any library starts a thread; the rest once Keras is
+imported, before any student code runs.
 Requests arrive on stdin (pickles from the grader); answers leave on the
 private pipe OUT_FD as a JSON header plus an .npz of plain numeric arrays, so
 nothing the student's code builds can travel back as an object. The answer
@@ -32,6 +35,12 @@ class AnswerKeyBlocker:
 
 
 def main():
+    from autograder import confine
+
+    plan = confine.Plan.from_json(sys.argv[2])
+    owner = (plan.uid, plan.gid) if plan.uid >= 0 else (os.getuid(), os.getgid())
+    entered, unentered = confine.enter_namespaces(plan.scratch, plan.file_mb, owner, int(sys.argv[1]),
+                                                  plan.python, skip="namespaces" in plan.skip)
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(int(sys.argv[1]), "wb")
     # The student's code gets an empty stdin; the protocol stays on private fds.
@@ -45,6 +54,8 @@ def main():
     from genimg_kit.parts import GRADED_NAMES
     from genimg_kit.probes.device import accelerator
 
+    device = accelerator()  # before the restrictions: a GPU runtime starts here
+    applied, missing = confine.restrict(plan, confine.readable_paths(BLOCKED_PACKAGES))
     for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
         del sys.modules[name]
     sys.meta_path.insert(0, AnswerKeyBlocker())
@@ -64,7 +75,8 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
-    send({"status": "ready", "accelerator": accelerator()})
+    send({"status": "ready", "accelerator": device,
+          "confinement": {"applied": entered + applied, "missing": {**unentered, **missing}}})
     while (request := receive()) is not None:
         if request["op"] == "load":
             errors = []

@@ -239,8 +239,8 @@ def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=N
                  backend=None, limits=None, progress=True, details=None):
     """{(student, notebook): (GradeRecord, tamper note or None)} for every student and notebook.
 
-    `timeout`: wall seconds per student and notebook, None for what the
-    notebook's parts may take under `limits` (default_limits() when None).
+    `timeout`: wall seconds per student and notebook, None for what a grade
+    may take under `limits` (default_limits() when None).
     """
     backend = backend or default_backend()
     limits = default_limits() if limits is None else limits
@@ -379,8 +379,8 @@ def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=None, back
     Returns (rows of the CSV, one per student and check cell; the CSV's path;
     students with a submitted folder whom nbgrader never autograded).
     `limits`: an autograder.limits.Limits (default_limits() when None);
-    `timeout`: the wall limit per student and notebook, None for what the
-    notebook's parts may take under `limits`. Raises ReconcileError when it
+    `timeout`: the wall limit per student and notebook, None for what a
+    grade may take under `limits`. Raises ReconcileError when it
     cannot run at all.
     """
     coursedir = load_course(course_dir, db_url)

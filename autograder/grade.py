@@ -44,10 +44,13 @@ def failed_record(submission, backend, parts, status, message, seconds=0.0):
 def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=None):
     """Grades the submission at `path`; always returns a GradeRecord.
 
-    `deadline`: seconds for the whole grade (default: the profile's
-    `Limits.deadline_seconds`). Every part gets its own limit or its share of
-    the time left, whichever is less (`Limits.share_of`), so that however the
-    submission behaves, every part is graded or explicitly timed out in time.
+    `deadline`: seconds for the whole grade, counted from the call (default:
+    the profile's `Limits.deadline_for`). Every part gets its own limit or its
+    share of the time left, whichever is less (`Limits.share_of`), so that
+    however the submission behaves, every part is graded or explicitly timed
+    out in time. Time a part leaves unused goes to the ones after it, so a part
+    gets less than its planned share only when one before it ran out of its
+    own: the submission's doing.
     `on_part(record)` is called after each part with the record so far (the
     parts not graded yet marked so): a caller that writes it keeps per-part
     credit if it is stopped from outside.
@@ -55,7 +58,7 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     Raises autograder.sandbox.GraderError only when the grader itself cannot
     run (the sandbox fails to start before any student code is loaded).
     """
-    started = time.perf_counter()
+    started = time.monotonic()  # the deadline counts from here
     parts = graded_parts(parts)
     backend = backend or default_backend()
     limits = limits or Limits()
@@ -66,38 +69,42 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
         submission = read_submission(path)
     except UnreadableSubmission as error:
         return failed_record(path, backend, parts, "error", f"the submission could not be read: {error}",
-                             time.perf_counter() - started)
-    run = _Run(submission, backend, limits, container)
-    run.timings["read"] = time.perf_counter() - started
-    end = None
+                             time.monotonic() - started)
+    run = _Run(submission, backend, limits, container, started, deadline)
+    run.timings["read"] = time.monotonic() - started
     try:
         for i, part in enumerate(parts):
-            run.ensure_sandbox()
-            if end is None:  # the profile, and so the default deadline, is known once a sandbox runs
-                end = time.monotonic() + (deadline or dict(limits.deadline_seconds)[run.profile])
             stage = time.perf_counter()
-            run.results[part] = run.grade_part(part, parts[i:], end)
+            run.results[part] = run.grade_part(part, parts[i:])
             run.timings[part] = time.perf_counter() - stage
             if on_part is not None:
-                on_part(run.record(path, parts, time.perf_counter() - started))
+                on_part(run.record(path, parts, time.monotonic() - started))
     finally:
         run.close()
-    return run.record(path, parts, time.perf_counter() - started)
+    return run.record(path, parts, time.monotonic() - started)
 
 
 # What a part not graded yet says, in a record written while grading goes on.
 NOT_REACHED = "not graded: the grader was stopped before it reached this part"
+# What a part says when the parts before it used up the whole grade's deadline.
+DEADLINE_USED = "not graded: the earlier parts used up the whole grade's deadline"
 
 
 class _Run:
     """The state of one grade: the sandbox, what the submission defines, what it printed."""
 
-    def __init__(self, submission, backend, limits, container):
+    def __init__(self, submission, backend, limits, container, started, deadline):
         self.submission, self.backend, self.limits, self.container = submission, backend, limits, container
+        self.started, self.deadline = started, deadline
+        self.end = None  # the deadline's end, once the profile (and so the default deadline) is known
         self.notes, self.results, self.profile = list(submission.skipped), {}, ""
         self.sandbox, self.defined, self.load_error, self.environment = None, [], None, ""
         self.walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
+        self.isolation = {}  # what the first sandbox's kernel enforced
         self.timings = {"sandbox start": 0.0, "load": 0.0}
+
+    def left(self):
+        return self.end - time.monotonic()
 
     def ensure_sandbox(self):
         """A live sandbox with the submission loaded (a part that killed the last one gets a new one)."""
@@ -108,17 +115,25 @@ class _Run:
         stage = time.perf_counter()
         self.sandbox = Sandbox(self.backend, self.limits, self.container)
         self.timings["sandbox start"] += time.perf_counter() - stage
+        self.isolation = self.isolation or self.sandbox.isolation
         self.profile = self.sandbox.accelerator if self.limits.profile == "auto" else self.limits.profile
+        if self.end is None:
+            self.end = self.started + (self.deadline or self.limits.deadline_for(self.profile))
         stage = time.perf_counter()
         try:
-            self.defined, errors = self.sandbox.load(self.submission.units, self.limits.load_seconds)
+            self.defined, errors = self.sandbox.load(self.submission.units,
+                                                     max(min(self.limits.load_seconds, self.left()), 0.1))
             self.timings["load"] += time.perf_counter() - stage
             if first_start:
                 self.notes.extend(Note("load_error", e) for e in errors)
         except SubmissionDied as error:
             self.load_error = f"the submission failed while loading: {error}"
 
-    def grade_part(self, part, remaining_parts, end):
+    def grade_part(self, part, remaining_parts):
+        if self.end is not None and self.left() < 1:  # not even a restart: the deadline is here
+            return failed_part(part, DEADLINE_USED, HIDDEN)
+        if self.sandbox is None:  # the first: it says what the submission defines
+            self.ensure_sandbox()
         if self.load_error is not None:
             return failed_part(part, self.load_error, HIDDEN)
         if missing := missing_names(part, self.defined):
@@ -128,9 +143,12 @@ class _Run:
             return failed_part(part, "not run: " + "; ".join(
                 f"`{n}` did not answer within its own part's limit ({self.walls[n]}), and training "
                 "with it would wait as long again" for n in hung), HIDDEN)
-        seconds = self.limits.share_of(part, remaining_parts, self.profile, end - time.monotonic())
+        self.ensure_sandbox()  # a new one, if the last part's killed it
+        if self.load_error is not None:
+            return failed_part(part, self.load_error, HIDDEN)
+        seconds = self.limits.share_of(part, remaining_parts, self.profile, self.left())
         if seconds < 1:
-            return failed_part(part, "not graded: the earlier parts used up the whole grade's deadline", HIDDEN)
+            return failed_part(part, DEADLINE_USED, HIDDEN)
         subject = RemoteSubject(self.sandbox, time.monotonic() + seconds, profile=self.profile)
         result = run_part(part, subject, HIDDEN)
         if self.sandbox.timed_out and len(PARTS[part].names) == 1:
@@ -138,6 +156,7 @@ class _Run:
         if self.sandbox.container_failure:
             self.environment = self.sandbox.death
         if not self.sandbox.death:
+            self.sandbox.sweep()
             _release(self.sandbox, self.limits)
         return result
 
@@ -145,7 +164,8 @@ class _Run:
         results = {p: self.results.get(p) or failed_part(p, NOT_REACHED, HIDDEN) for p in parts}
         return GradeRecord(str(pathlib.Path(path)), self.backend, results, profile=self.profile,
                            notes=list(self.notes), status="environment" if self.environment else "ok",
-                           message=self.environment, seconds=seconds, timings=dict(self.timings))
+                           message=self.environment, seconds=seconds, timings=dict(self.timings),
+                           isolation=self.isolation)
 
     def close(self):
         if self.sandbox is not None:

@@ -37,6 +37,11 @@ class Limits:
     # there, so a student gets the same headroom as on a CPU.
     gpu_runtime_mb: int = 8192
     output_bytes: int = 20_000  # of the submission's stdout, and of its stderr
+    # What the submission may start and write (autograder.confine): processes beyond
+    # the child's own threads (RLIMIT_NPROC, and the watchdog's count of its tree),
+    # and MiB of files, in one file (RLIMIT_FSIZE) and in its scratch folder as a whole.
+    processes: int = 256
+    scratch_mb: int = 256
     # The smallest container memory in which the reference grades 100 (the grader
     # and its sandbox together), per backend: bench/container_fit.py, measured
     # on 2026-12-01 (tensorflow: 640 MB fails, 768 passes; jax: 896 fails, 1024 passes).
@@ -86,16 +91,20 @@ class Limits:
     def container_fits(self, container, backend):
         return not container.memory_limited or container.memory_mb >= self.container_need(backend)
 
-    def submission_seconds(self, parts=None):
-        """The longest a whole grade may take: every part ends its sandbox, so every
-        part pays a start and a load, and runs to its own limit. With profile
-        "auto" a convergence part is counted at the longer profile's limit."""
-        profiles = dict(self.convergence_seconds) if self.profile == "auto" else {self.profile: None}
-        return sum(self.start_seconds + self.load_seconds
-                   + max(self.seconds_for(part, p) for p in profiles)
-                   for part in (parts or PARTS))
+    def deadline_for(self, profile):
+        """The whole grade's default deadline under `profile` (cpu or gpu)."""
+        return dict(self.deadline_seconds)[profile]
 
-    def rows(self, parts=None):
+    def submission_seconds(self):
+        """The longest a whole grade may take, seen from outside (batch's and
+        reconcile's --timeout): its deadline (with profile "auto", the longer
+        profile's), one sandbox start past it (a restart begun just before the
+        deadline: the start runs no student code), and the margin for the last
+        kill and write. A grade that hangs in every part stays within it."""
+        profiles = dict(self.deadline_seconds) if self.profile == "auto" else {self.profile: None}
+        return max(self.deadline_for(p) for p in profiles) + self.start_seconds + DEADLINE_MARGIN_S
+
+    def rows(self):
         """(what, value, where it applies) for `genimg-grade limits`."""
         rows = [
             ("part_seconds", f"{self.part_seconds:g} s", "all probes of one property part"),
@@ -106,20 +115,22 @@ class Limits:
             ("memory_mb", f"{self.memory_mb} MiB", "private memory of the sandbox's process tree"),
             ("gpu_runtime_mb", f"+{self.gpu_runtime_mb} MiB", "added to memory_mb when the sandbox computes on a GPU"),
             ("output_bytes", f"{self.output_bytes}", "kept of the submission's stdout and of its stderr"),
+            ("processes", f"{self.processes}", "processes the submission may start"),
+            ("scratch_mb", f"{self.scratch_mb} MiB", "files the submission may write (its scratch folder)"),
             *[(f"container_need_mb[{b}]", f"{mb} MB", f"the smallest grading container on {b} (measured)")
               for b, mb in self.container_need_mb],
             ("profile", self.profile, "convergence budget"),
             *[(f"deadline_seconds[{p}]", f"{d:g} s", f"a whole `genimg-grade SUBMISSION`, {p} profile")
               for p, d in self.deadline_seconds],
-            ("submission_seconds", f"{self.submission_seconds(parts):g} s",
+            ("submission_seconds", f"{self.submission_seconds():g} s",
              "a whole grade at most (batch and reconcile --timeout)"),
             ("gradescope_time_limit", f"{gradescope_time_limit()} s",
              f"run_autograder's limit (Gradescope's default timeout {GRADESCOPE_TIMEOUT_S} s)"),
-            ("classroom_step_minutes", f"{classroom_step_minutes(self, parts)}",
+            ("classroom_step_minutes", f"{classroom_step_minutes(self)}",
              "the Classroom grading step's timeout-minutes"),
-            ("classroom_time_limit", f"{classroom_time_limit(self, parts)} s",
+            ("classroom_time_limit", f"{classroom_time_limit(self)} s",
              "genimg-grade's limit inside the Classroom step"),
-            ("classroom_job_minutes", f"{classroom_job_minutes(self, parts)}", "the Classroom job's timeout-minutes"),
+            ("classroom_job_minutes", f"{classroom_job_minutes(self)}", "the Classroom job's timeout-minutes"),
         ]
         return rows
 
@@ -128,23 +139,25 @@ def gradescope_time_limit():
     return GRADESCOPE_TIMEOUT_S - GRADESCOPE_MARGIN_S
 
 
-def classroom_step_minutes(limits, parts=None):
-    return math.ceil(limits.submission_seconds(parts) / 60)
+def classroom_time_limit(limits):
+    """Seconds the Classroom step gives genimg-grade (`timeout`): the cpu profile's
+    deadline (GitHub's runners have no GPU) and the margin after it."""
+    return int(limits.deadline_for("cpu")) + DEADLINE_MARGIN_S
 
 
-def classroom_time_limit(limits, parts=None):
-    """Seconds the Classroom step gives genimg-grade: a minute less than the step's
-    timeout, so the step is never killed before it hands the reporter a result."""
-    return classroom_step_minutes(limits, parts) * 60 - 60
+def classroom_step_minutes(limits):
+    """The Classroom grading step's timeout: a minute past classroom_time_limit, so
+    that the step is never killed before it hands the reporter a result."""
+    return math.ceil((classroom_time_limit(limits) + 60) / 60)
 
 
-def classroom_job_minutes(limits, parts=None):
-    return classroom_step_minutes(limits, parts) + CLASSROOM_SETUP_MINUTES
+def classroom_job_minutes(limits):
+    return classroom_step_minutes(limits) + CLASSROOM_SETUP_MINUTES
 
 
-def table(limits=None, parts=None):
+def table(limits=None):
     """The limits as a text table."""
-    rows = (limits or Limits()).rows(parts)
+    rows = (limits or Limits()).rows()
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:>{value_width}}  {where}" for name, value, where in rows)

@@ -1,31 +1,55 @@
 """The sandbox: a child process that holds the submission's code.
 
-The grader talks to it through `Sandbox.request`; every limit is enforced
-from out here: a time limit per request (the child is killed when it runs
-over), a memory cap (a watchdog kills the child's process tree), and a cap
-on how much of its stdout/stderr is kept. Whatever happens in the child, the
-grader gets back either plain numeric arrays or a message.
+The grader talks to it through `Sandbox.request`. The child confines
+itself before any student code runs (autograder.confine: namespaces, a
+dedicated uid when the grader is root, rlimits, seccomp, Landlock; it writes
+only to a fresh scratch folder), and every limit is also enforced from out
+here: a time limit per request (the child is killed when it runs over), a
+memory cap and a process count (a watchdog kills the child's process tree),
+the scratch folder's size where it is not a tmpfs, and a cap on how much of
+its stdout/stderr is kept. When it ends, every process it started is killed
+(its pid namespace, or everything its dedicated uid runs). Whatever happens
+in the child, the grader gets back either plain numeric arrays or a message.
 """
 
+import importlib.util
 import io
 import json
 import os
 import pathlib
 import pickle
 import select
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import numpy as np
 import psutil
 
+from autograder import confine
 from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("_child.py")
+# A sandbox's dedicated uid (and gid) when the grader runs as root: this plus the
+# grader's pid, so that sandboxes graded side by side never share one, and far
+# above the uids of real accounts.
+SANDBOX_UID_BASE = 2_000_000_000
+
+
+def sandbox_user():
+    """(uid, gid, paths): the dedicated unprivileged user a root grader runs the child
+    as, and what it must read to run Python and Keras; (-1, -1, []) when not root."""
+    if os.geteuid() != 0:
+        return -1, -1, []
+    uid = SANDBOX_UID_BASE + os.getpid()
+    packages = [folder for name in ("genimg_kit", "keras")  # found, not imported: Keras costs memory here
+                for folder in importlib.util.find_spec(name).submodule_search_locations]
+    return uid, uid, [sys.base_prefix, sys.prefix, *packages]
 
 
 class GraderError(Exception):
@@ -51,21 +75,40 @@ class _CappedReader(threading.Thread):
 
 
 def _private_memory(process):
-    """Bytes of memory that `process` alone holds (anonymous and shared-memory pages).
+    """Bytes of memory that `process` holds of its own: its proportional share (PSS) of
+    anonymous and shared-memory pages.
 
     Not RSS: RSS also counts the pages of the libraries it maps (TensorFlow's
     alone are 500 MB), which every process shares and the kernel can drop and
-    read again; a submission's allocations are private memory.
+    read again, and it counts a forked child's copy-on-write pages in full
+    again; a submission's allocations are private memory.
     """
-    try:
-        with open(f"/proc/{process.pid}/status") as status:
-            fields = dict(line.split(":", 1) for line in status if line.startswith("Rss"))
-        return sum(int(fields[key].split()[0]) for key in ("RssAnon", "RssShmem")) * 1024
-    except (OSError, KeyError, ValueError):  # not Linux, or the process is gone
+    for path, keys in ((f"/proc/{process.pid}/smaps_rollup", ("Pss_Anon", "Pss_Shmem")),
+                       (f"/proc/{process.pid}/status", ("RssAnon", "RssShmem"))):
         try:
-            return process.memory_info().rss
-        except psutil.Error:
-            return 0
+            with open(path) as info:
+                fields = dict(line.split(":", 1) for line in info if line.startswith(keys))
+            return sum(int(fields[key].split()[0]) for key in keys) * 1024
+        except (OSError, KeyError, ValueError):  # an older kernel, not Linux, or the process is gone
+            continue
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
+
+
+def _folder_bytes(folder, enough):
+    """Bytes of the files under `folder`, counted until `enough` (so a flood of files costs little)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+            if total > enough:
+                return total
+    return total
 
 
 class Sandbox:
@@ -78,11 +121,23 @@ class Sandbox:
         self.timed_out = False  # whether it died for not answering in time
         self.container_failure = False  # whether the container's OOM killer killed it (not the student)
         self._oom_kills = container.oom_kills()
+        self.applied = None  # the confinement mechanisms that hold, once the child is ready
+        self._own = set()  # the child's own processes (no student code), once it is ready
+        self.scratch = tempfile.mkdtemp(prefix="genimg-sandbox-")
+        uid, gid, python = sandbox_user()
+        if uid >= 0:
+            os.chown(self.scratch, uid, gid)
+        self.plan = confine.Plan(self.scratch, uid, gid, python, processes=limits.processes,
+                                 cpu_seconds=int(limits.submission_seconds() * (os.cpu_count() or 1)),
+                                 file_mb=limits.scratch_mb, memory_mb=limits.memory_mb,
+                                 skip=[m for m in os.environ.get("GENIMG_CONFINE_SKIP", "").split(",") if m])
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-                   MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0")
+                   MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
+                   HOME=self.scratch, TMPDIR=self.scratch, XDG_CACHE_HOME=self.scratch,
+                   KERAS_HOME=os.path.join(self.scratch, ".keras"), MPLCONFIGDIR=self.scratch)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD_SCRIPT), str(write_fd)],
+            [sys.executable, "-I", str(CHILD_SCRIPT), str(write_fd), self.plan.to_json()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(write_fd,), env=env, start_new_session=True,
         )
@@ -100,6 +155,10 @@ class Sandbox:
             raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
         self.accelerator = ready.get("accelerator", "cpu")  # "gpu" when Keras computes on one
         self.memory_mb = self._memory_cap(limits.memory_for(self.accelerator))
+        self._own = {p.pid for p in self._tree()}  # the child (and its namespace's parent): no student code yet
+        applied = ready["confinement"]["applied"] + (["not-root"] if uid < 0 else [])
+        self.applied = applied
+        self.isolation = confine.isolation(applied, ready["confinement"]["missing"])
 
     def _memory_cap(self, cap):
         """`cap`, or less in a container too small for it: the watchdog must stop a
@@ -118,10 +177,19 @@ class Sandbox:
             return []
 
     def _watch_memory(self):
+        ticks = 0
         while self.process.poll() is None:
-            used = sum(_private_memory(p) for p in self._tree())
-            if used > self.memory_mb * 2**20:
+            tree = self._tree()
+            if sum(_private_memory(p) for p in tree) > self.memory_mb * 2**20:
                 self._kill(f"the submission used more than {self.memory_mb} MiB of memory and was stopped")
+                return
+            if len(tree) - len(self._own) > self.limits.processes:  # a backstop: root ignores RLIMIT_NPROC
+                self._kill(f"the submission started more than {self.limits.processes} processes and was stopped")
+                return
+            ticks += 1
+            if ticks % 10 == 0 and self.applied is not None and "scratch-tmpfs" not in self.applied \
+                    and _folder_bytes(self.scratch, self.limits.scratch_mb * 2**20) > self.limits.scratch_mb * 2**20:
+                self._kill(f"the submission wrote more than {self.limits.scratch_mb} MiB of files and was stopped")
                 return
             time.sleep(0.1)
 
@@ -217,9 +285,38 @@ class Sandbox:
         header, _ = self.request({"op": "load", "units": [(u.label, u.source) for u in units]}, timeout)
         return header["defined"], header["errors"]
 
+    def _strays(self, keep):
+        """The processes the submission started, but those in `keep`: the child's tree and,
+        with a dedicated uid, whatever runs as it (a process that detached and was
+        re-parented away from the tree still has the uid)."""
+        found = {p.pid: p for p in self._tree()}
+        if self.plan.uid >= 0:
+            for process in psutil.process_iter(["uids"]):
+                uids = process.info["uids"]
+                if uids is not None and self.plan.uid in (uids.real, uids.effective):
+                    found.setdefault(process.pid, process)
+        return [p for pid, p in found.items() if pid not in keep]
+
+    def sweep(self, keep=None):
+        """Kills every process the submission started (all but the child itself unless
+        `keep` says otherwise), until none is left: a part's processes end with it."""
+        keep = self._own if keep is None else keep
+        for _ in range(100):  # a fork bomb respawns while it is killed; RLIMIT_NPROC bounds it
+            strays = self._strays(keep)
+            if not strays:
+                return
+            for process in strays:
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(strays, timeout=1)
+
     def close(self):
         self._kill(self.death or "closed")
         self.process.wait()
+        self.sweep(keep=set())  # with no pid namespace, a detached process survives the tree's kill
+        shutil.rmtree(self.scratch, ignore_errors=True)
         for stream in (self.process.stdin, self.answers):
             try:
                 stream.close()

@@ -15,6 +15,7 @@ from genimg_kit.checks.core import PartResult
 from genimg_kit.checks.report import check_details, format_part
 from genimg_kit.parts import PARTS, format_points
 
+from autograder.confine import describe as describe_isolation
 from autograder.hidden import HIDDEN
 
 
@@ -22,6 +23,8 @@ def text_report(record, show_passed=True, total=True):
     """The report people read; `total=False` leaves out the score line."""
     setting = f"backend {record.backend}" + (f", {record.profile} profile" if record.profile else "")
     lines = [f"genimg grade for {record.submission} ({setting})"]
+    if record.isolation:
+        lines.append(describe_isolation(record.isolation))
     if record.status != "ok":
         lines.append(f"status: {record.status}: {record.message}")
     if total:
@@ -101,6 +104,7 @@ def gradescope(record):
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"isolation": record.isolation},
         "tests": tests,
     }
 
@@ -123,6 +127,7 @@ def classroom(record):
         "version": 1,
         "status": "error" if spoilt else "pass" if all(c.passed for c in checks) else "fail",
         "max_score": record.max_score,
+        "isolation": record.isolation,  # the reporter reads none of it; the step's log shows it in words
         "tests": [
             {
                 "name": f"{c.part}: {c.description}",

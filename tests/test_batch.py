@@ -215,7 +215,7 @@ def test_retry_failed_and_results_without_a_grade_record_are_not_summarised(tmp_
 
 def test_default_timeout_is_computed_from_the_limits_used():
     assert pool.default_timeout() == Limits().submission_seconds()
-    cpu = Limits(profile="cpu", part_seconds=30.0)
-    assert pool.default_timeout(cpu, PARTS) == cpu.submission_seconds(PARTS)
-    assert pool.default_timeout({"part_seconds": 30.0}, PARTS) == Limits(part_seconds=30.0).submission_seconds(PARTS)
+    cpu = Limits(profile="cpu", deadline_seconds=(("cpu", 100.0), ("gpu", 900.0)))
+    assert pool.default_timeout(cpu) == cpu.submission_seconds() < Limits().submission_seconds()
+    assert pool.default_timeout({"start_seconds": 60.0}) == Limits(start_seconds=60.0).submission_seconds()
     assert pool.default_workers() == max(1, (os.cpu_count() or 2) // 2)

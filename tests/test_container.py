@@ -5,8 +5,9 @@
 that the container's OOM killer kills makes the record's status
 "environment" (the grade is not valid), while a child that kills itself in
 a container whose OOM-kill count does not move is the submission's doing.
-The kernel's count is played by a file the submission itself writes. A
-container too small for the backend is refused before any grading. The
+The kernel's count is played by a fake container whose count rises after
+the sandbox has started (graded code cannot write outside its scratch
+folder, so it cannot play it). A container too small for the backend is refused before any grading. The
 last test grades the reference in a real cgroup of Gradescope's default
 768 MB (root only).
 """
@@ -68,34 +69,34 @@ def test_no_cgroup_means_the_machines_own_size(tmp_path):
     assert found.memory_mb > 0 and found.cpus >= 1
 
 
-# kl_loss records one more OOM kill in the file standing for the kernel's count, then
-# dies of SIGKILL, as a child that the container's OOM killer picked would.
+# kl_loss dies of SIGKILL, as a child that the container's OOM killer picked would.
 KILLED = """\
 import os, signal
 
 
 def kl_loss(z_mean, z_log_var):
-    path = os.environ["GENIMG_TEST_OOM_FILE"]
-    if os.environ.get("GENIMG_TEST_OOM_COUNTS") == "1":
-        with open(path, "w") as f:
-            f.write("oom_kill 1\\n")
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def small_container(tmp_path, monkeypatch, memory_mb=24_000):
-    oom_file = tmp_path / "memory.oom_control"
-    oom_file.write_text("oom_kill 0\n")
-    fake = container.Container(memory_mb=memory_mb, cpus=2.0, cgroup="v1", memory_limited=True,
-                               _oom_files=(oom_file,))
+class FakeContainer(container.Container):
+    """A small container whose kernel's OOM-kill count rises, when `oom_rises`, once it
+    has been read at the sandbox's start (as it would for a child the OOM killer took)."""
+
+    def oom_kills(self):
+        reads = self.__dict__.setdefault("_reads", [])
+        reads.append(None)
+        return int(bool(os.environ.get("GENIMG_TEST_OOM_RISES")) and len(reads) > 1)
+
+
+def small_container(monkeypatch, memory_mb=24_000):
+    fake = FakeContainer(memory_mb=memory_mb, cpus=2.0, cgroup="v1", memory_limited=True)
     monkeypatch.setattr(container, "detect", lambda: fake)
-    monkeypatch.setenv("GENIMG_TEST_OOM_FILE", str(oom_file))
-    return fake
 
 
 def test_a_child_the_containers_oom_killer_took_is_not_the_students_zero(tmp_path, monkeypatch):
-    small_container(tmp_path, monkeypatch)
-    monkeypatch.setenv("GENIMG_TEST_OOM_COUNTS", "1")
+    small_container(monkeypatch)
+    monkeypatch.setenv("GENIMG_TEST_OOM_RISES", "1")
     path = tmp_path / "submission.py"
     path.write_text(KILLED)
     record = grading.grade(path, parts=["kl_loss"], backend=BACKEND)
@@ -106,7 +107,7 @@ def test_a_child_the_containers_oom_killer_took_is_not_the_students_zero(tmp_pat
 
 
 def test_a_child_that_kills_itself_is_the_submissions_doing(tmp_path, monkeypatch):
-    small_container(tmp_path, monkeypatch)
+    small_container(monkeypatch)
     path = tmp_path / "submission.py"
     path.write_text(KILLED)
     record = grading.grade(path, parts=["kl_loss"], backend=BACKEND)
@@ -115,7 +116,7 @@ def test_a_child_that_kills_itself_is_the_submissions_doing(tmp_path, monkeypatc
 
 
 def test_a_container_too_small_for_the_backend_is_refused_before_grading(tmp_path, monkeypatch, capsys):
-    small_container(tmp_path, monkeypatch, memory_mb=300)
+    small_container(monkeypatch, memory_mb=300)
     limits = Limits()
     path = tmp_path / "submission.py"
     path.write_text(KILLED)

@@ -10,25 +10,19 @@ from autograder.apps import batch as batch_app
 from autograder.apps import reconcile as reconcile_app
 from autograder.bundle import build_bundle
 from autograder.limits import Limits, gradescope_time_limit
-from genimg_kit.parts import PARTS
 
 
-def test_submission_deadline_is_the_sum_of_what_every_part_may_take():
-    limits = Limits(profile="cpu")
-    per_part = {part: limits.start_seconds + limits.load_seconds + limits.seconds_for(part, "cpu")
-                for part in PARTS}
-    assert limits.submission_seconds() == sum(per_part.values())
-    assert limits.submission_seconds(["kl_loss"]) == per_part["kl_loss"]
-    # A convergence part gets its profile's longer limit; with "auto" the longer profile counts.
-    assert limits.seconds_for("vae_convergence", "cpu") == dict(limits.convergence_seconds)["cpu"]
-    assert limits.seconds_for("kl_loss", "gpu") == limits.part_seconds
-    auto = dataclasses.replace(limits, profile="auto")
-    assert auto.submission_seconds(["vae_convergence"]) == (
-        limits.start_seconds + limits.load_seconds + max(s for _, s in limits.convergence_seconds))
-    # Raising one bound moves every deadline built from it.
-    longer = dataclasses.replace(limits, part_seconds=limits.part_seconds + 10)
-    properties = [p for p in PARTS if "convergence" not in PARTS[p].tags]
-    assert longer.submission_seconds() == limits.submission_seconds() + 10 * len(properties)
+def test_the_outer_timeout_is_the_grades_deadline_and_one_start():
+    from autograder.limits import DEADLINE_MARGIN_S
+
+    cpu = Limits(profile="cpu")
+    assert cpu.submission_seconds() == cpu.deadline_for("cpu") + cpu.start_seconds + DEADLINE_MARGIN_S
+    # With "auto" the longer profile's deadline counts (a GPU may turn up).
+    auto = Limits()
+    assert auto.submission_seconds() == max(d for _, d in auto.deadline_seconds) + auto.start_seconds + DEADLINE_MARGIN_S
+    # Raising one bound moves every timeout built from it.
+    longer = dataclasses.replace(cpu, deadline_seconds=(("cpu", 300.0), ("gpu", 900.0)))
+    assert longer.submission_seconds() == cpu.submission_seconds() + 300.0 - cpu.deadline_for("cpu")
 
 
 def test_gpu_memory_cap_adds_the_runtimes_share():
@@ -53,11 +47,13 @@ def test_every_cli_default_is_the_limits_default(parser):
 
 
 def test_limits_command_prints_the_table_of_the_options_given(capsys):
-    assert cli.main(["limits", "--profile", "cpu", "--parts", "kl_loss", "--part-timeout", "30"]) == 0
+    assert cli.main(["limits", "--profile", "cpu", "--part-timeout", "30"]) == 0
     out = capsys.readouterr().out
     limits = Limits(part_seconds=30, profile="cpu")
-    assert out.strip() == limits_module.table(limits, ["kl_loss"]).strip()
-    assert f"{limits.submission_seconds(['kl_loss']):g} s" in out
+    assert out.strip() == limits_module.table(limits).strip()
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("part_seconds ")]
+    assert row[1:3] == ["30", "s"]
+    assert f"{limits.submission_seconds():g} s" in out and limits.submission_seconds() != Limits().submission_seconds()
 
 
 def test_bundle_time_limit_is_derived(tmp_path):

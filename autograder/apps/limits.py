@@ -2,7 +2,7 @@
 
 import argparse
 
-from autograder.apps.options import add_grading_options, grading_limits, unknown_parts
+from autograder.apps.options import add_grading_options, grading_limits
 from autograder.limits import table
 
 
@@ -12,13 +12,11 @@ def build_parser():
         description="Print every time and memory bound of a grade under these options, and the "
                     "deadlines computed from them (batch and reconcile --timeout, the Gradescope "
                     "time limit, the Classroom workflow's timeout-minutes).")
-    add_grading_options(parser, backend=False)
+    add_grading_options(parser, parts=False, backend=False)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if unknown_parts("genimg-grade limits", args.parts):
-        return 2
-    print(table(grading_limits(args), args.parts))
+    print(table(grading_limits(args)))
     return 0

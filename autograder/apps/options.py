@@ -51,11 +51,11 @@ def unknown_parts(prog, parts):
 
 
 def add_timeout(parser, what, limits=DEFAULTS):
-    """--timeout: None (computed from the part limits, autograder.pool.default_timeout) unless given."""
+    """--timeout: None (computed from the limits, autograder.pool.default_timeout) unless given."""
     parser.add_argument("--timeout", type=float, metavar="S",
-                        help=f"wall seconds per {what} as a whole; past it the submission is killed and "
-                             f"scores 0 as 'timeout' (default: computed from the part limits, "
-                             f"{limits.submission_seconds():g} s for all parts at the default limits; "
+                        help=f"wall seconds per {what} as a whole; past it the grader is killed and the "
+                             f"submission is recorded as 'timeout' (default: the grade's own deadline and "
+                             f"a margin, {limits.submission_seconds():g} s at the default limits; "
                              "`genimg-grade limits` shows it for other options)")
 
 
