@@ -4,7 +4,7 @@
     genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]
     genimg-grade gradescope-bundle OUT.zip
     genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]
-    genimg-grade limits [--profile P] [--parts P1,P2]
+    genimg-grade limits [--profile P] [--part-timeout S]
     genimg-grade report OUTDIR [--out report.html] [--starter RELEASE] [--png] [--pdf]
 
 Without SUBMISSION it grades the embedded default: the reference package
@@ -20,10 +20,10 @@ grading machine failed (its container ran out of memory: record status
 # .limits); no library module imports either.
 
 import argparse
+import importlib
 import pathlib
 import sys
 
-from autograder.apps import batch, bundle, limits, reconcile, report
 from autograder.apps.options import DEFAULTS as DEFAULT_LIMITS
 from autograder.apps.options import add_grading_options, grading_limits, unknown_parts
 
@@ -31,13 +31,14 @@ DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_re
 
 # A first argument naming a subcommand runs its module's main; anything else is
 # a submission path (grade a folder literally named "batch" as ./batch).
-# name: (main, the one line `genimg-grade --help` shows for it).
+# name: (its module in autograder.apps, the one line `genimg-grade --help` shows for it).
+# Imported only when run: a grade needs none of them (nor their dependencies).
 SUBCOMMANDS = {
-    "batch": (batch.main, "grade a whole class, in parallel workers"),
-    "gradescope-bundle": (bundle.main, "build the Gradescope autograder zip"),
-    "reconcile": (reconcile.main, "after nbgrader autograde: re-grade in isolation, into its gradebook"),
-    "limits": (limits.main, "print every time and memory bound"),
-    "report": (report.main, "a class report (HTML): scores, failures per check, similar submissions"),
+    "batch": ("batch", "grade a whole class, in parallel workers"),
+    "gradescope-bundle": ("bundle", "build the Gradescope autograder zip"),
+    "reconcile": ("reconcile", "after nbgrader autograde: re-grade in isolation, into its gradebook"),
+    "limits": ("limits", "print every time and memory bound"),
+    "report": ("report", "a class report (HTML): scores, failures per check, similar submissions"),
 }
 
 
@@ -72,7 +73,8 @@ def build_parser():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
-        subcommand_main, _ = SUBCOMMANDS[argv[0]]
+        module, _ = SUBCOMMANDS[argv[0]]
+        subcommand_main = importlib.import_module(f"autograder.apps.{module}").main
         return subcommand_main(argv[1:])
     args = build_parser().parse_args(argv)
     if unknown_parts("genimg-grade", args.parts):

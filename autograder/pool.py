@@ -5,7 +5,7 @@
 Every immediate child of the folder is one student's submission: a folder,
 a `.py` file or an `.ipynb` notebook; the student id is its name without the
 suffix. For each one the pool writes `OUT/<student>/results.json`
-(`writers.gradescope(record)` plus `"extra_data": {"genimg": record.to_json()}`)
+(`writers.gradescope(record)`, its `extra_data` also holding `"genimg": record.to_json()`)
 and, at the end, `OUT/summary.csv`, one row per grade record found in
 `OUT/*/results.json`.
 
@@ -148,7 +148,7 @@ def needs_grading(out, student, force=False, retry_failed=False):
 def results_data(record):
     """A results.json's content: Gradescope's format plus the record itself."""
     data = writers.gradescope(record)
-    data["extra_data"] = {"genimg": record.to_json()}
+    data["extra_data"]["genimg"] = record.to_json()  # beside the isolation writers.gradescope records
     return data
 
 
