@@ -267,7 +267,8 @@ def build_bundle(out, backend="tensorflow", time_limit=None, parts=None):
         "wheels": sorted(wheels),
     }
     entries = {
-        "setup.sh": (_render("setup.sh", PYTHON_VERSION=python_version, BACKEND=backend), True),
+        "setup.sh": (_render("setup.sh", PYTHON_VERSION=python_version, BACKEND=backend,
+                             TIME_LIMIT=int(time_limit), DEADLINE_MARGIN=DEADLINE_MARGIN_S), True),
         "run_autograder": (_render("run_autograder", BACKEND=backend, TIME_LIMIT=int(time_limit),
                                      DEADLINE_MARGIN=DEADLINE_MARGIN_S,
                                      PARTS=",".join(parts or [])), True),

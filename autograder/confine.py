@@ -469,7 +469,9 @@ def _without(path, blocked_dirs):
         return []
     if not any(b.startswith(path.rstrip(os.sep) + os.sep) for b in blocked_dirs):
         return [path]
-    return [p for child in sorted(os.listdir(path)) for p in _without(os.path.join(path, child), blocked_dirs)]
+    # Each entry by its real path: a rule on a link (a venv's lib64 -> lib) opens its target.
+    return [p for child in sorted(os.listdir(path))
+            for p in _without(os.path.realpath(os.path.join(path, child)), blocked_dirs)]
 
 
 def python_readable_by_others(paths):

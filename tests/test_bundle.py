@@ -31,6 +31,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, write  # noqa: E402
 from autograder import bundle, cli  # noqa: E402
+from autograder.limits import DEADLINE_MARGIN_S, gradescope_time_limit  # noqa: E402
 from genimg_kit.parts import part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -95,6 +96,11 @@ def test_zip_layout_scripts_and_pins(bundle_zip):
     assert "genimg" not in pins and "genimg-kit" not in pins  # installed from the bundled wheels
     assert 'install --no-cache-dir -r "$SOURCE/requirements.txt"' in setup
     assert 'install --no-cache-dir --no-deps "$SOURCE"/wheels/*.whl' in setup
+    # Pins too new for the image's Python fall back to "at most the pinned version".
+    assert "sed -E 's/==/<=/'" in setup and 'install --no-cache-dir -r "$ROOT/requirements-upto.txt"' in setup
+    # The answer key is graded under run_autograder's own deadline, and must score 100.
+    assert f'--deadline "$(({gradescope_time_limit()} - {DEADLINE_MARGIN_S}))"' in setup
+    assert "--fail-under 100" in setup
     assert manifest["backend"] == "tensorflow" and manifest["pinned"] == len(pins)
     assert manifest["wheels"] == sorted(WHEELS.values())
     for script in ("setup.sh", "run_autograder"):  # both parse as bash

@@ -22,6 +22,9 @@ from autograder.similarity import compare
 from tests.synthetic_class import STARTER, make_class, write_class
 from tests.synthetic_records import class_records, record, write_batch, write_reconcile
 
+# The page is built from records and read by a browser: no Keras in it.
+pytestmark = pytest.mark.one_backend
+
 SIZE_LIMIT = 5_000_000  # bytes: the page for 500 students must stay below this
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -116,11 +116,17 @@ ATTACKS = {
             found = [os.path.join(p, "genimg_ref", "vae.py") for p in roots
                      if os.path.exists(os.path.join(p, "genimg_ref", "vae.py"))]
             assert found, "no answer key found on disk"
-            open(found[0]).read()
+            for path in found:
+                open(path).read()
         """,
         "the hidden checks' files": """
-            import os
-            open(os.path.join(os.environ["GENIMG_ATTACK_CHECKOUT"], "autograder", "hidden", "sampler.py")).read()
+            import os, sys  # installed, or in the checkout
+            roots = sys.path + [os.environ["GENIMG_ATTACK_CHECKOUT"]]
+            found = [os.path.join(p, "autograder", "hidden", "sampler.py") for p in roots
+                     if os.path.exists(os.path.join(p, "autograder", "hidden", "sampler.py"))]
+            assert found, "no hidden checks found on disk"
+            for path in found:
+                open(path).read()
         """,
         "the grader's memory": """
             import os

@@ -12,7 +12,7 @@ extra cell, or as the stub itself) and must end, after reconcile, with the
 score of the plain wrong solution (or less, for stubs that never answer).
 Which tricks fooled nbgrader's own in-kernel cells is recorded in
 IN_KERNEL_FOOLED_BY below and checked: the rebinding tricks must fool the
-kernel, or this test would prove nothing. The backend is $KERAS_BACKEND.
+kernel, or this test would prove nothing. It runs on the tensorflow pass (one_backend).
 """
 
 import copy
@@ -30,6 +30,11 @@ from autograder import cli, course as course_lib
 from autograder.record import GradeRecord
 from genimg_kit.checks.core import CheckResult, PartResult
 from genimg_kit.parts import format_points, part_points
+
+# The tricks patch Python objects of the kernel, and reconcile's re-grade is the
+# batch's (both tested on both backends: test_notebooks runs a real nbgrader course,
+# test_batch and test_confinement the isolated grade); the course runs once, ~10 min.
+pytestmark = pytest.mark.one_backend
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 ASSIGNMENT = "ch17int"

@@ -6,6 +6,9 @@ from autograder.similarity import FLAG_AT, compare, graded_code, normalise
 from genimg_kit.parts import GRADED_NAMES
 from tests.synthetic_class import (POOLS, STARTER, copied_pairs, disguise, notebook, write_class)
 
+# Source code compared as text: no Keras in it.
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):

@@ -48,7 +48,14 @@ echo "setup.sh: using $PYTHON ($("$PYTHON" --version 2>&1)); the bundle was pinn
 "$PYTHON" -m venv "$ROOT/venv"
 PIP="$ROOT/venv/bin/pip"
 "$PIP" install --no-cache-dir --upgrade pip
-"$PIP" install --no-cache-dir -r "$SOURCE/requirements.txt"
+if ! "$PIP" install --no-cache-dir -r "$SOURCE/requirements.txt"; then
+    # A pinned version may need a newer Python than this image has (Ubuntu 22.04's
+    # python3.11 is 3.11.0): take, for each, the newest version up to the pinned one
+    # that installs here.
+    echo "setup.sh: the exact pins do not install on $("$PYTHON" --version 2>&1); trying each at most its pinned version" >&2
+    sed -E 's/==/<=/' "$SOURCE/requirements.txt" >"$ROOT/requirements-upto.txt"
+    "$PIP" install --no-cache-dir -r "$ROOT/requirements-upto.txt"
+fi
 # The project (student kit + grader); its dependencies are pinned and installed above.
 "$PIP" install --no-cache-dir --no-deps "$SOURCE"/wheels/*.whl
 "$PIP" check || echo "setup.sh: pip check reported the problems above" >&2
@@ -57,15 +64,20 @@ PIP="$ROOT/venv/bin/pip"
 MPLBACKEND=Agg "$ROOT/venv/bin/python" -c "import autograder.grade, keras, matplotlib.pyplot" || true
 "$ROOT/venv/bin/genimg-grade" --help >/dev/null
 
-# The answer key must score 100 here; exit status 3 means this container is too small.
+# The answer key must score 100 here, within run_autograder's own deadline; exit
+# status 3 means this container is too small, 1 that the key lost points (too slow?).
 set +e
-"$ROOT/venv/bin/genimg-grade" --backend "@BACKEND@" --quiet >"$ROOT/reference-grade.txt" 2>&1
+"$ROOT/venv/bin/genimg-grade" --backend "@BACKEND@" --quiet --fail-under 100 \
+    --deadline "$((@TIME_LIMIT@ - @DEADLINE_MARGIN@))" >"$ROOT/reference-grade.txt" 2>&1
 status=$?
 set -e
 head -n 4 "$ROOT/reference-grade.txt"
 tail -n 1 "$ROOT/reference-grade.txt"
 if [ "$status" -eq 3 ]; then
     echo "setup.sh: WARNING: this container cannot grade on @BACKEND@ (see above): raise its memory" >&2
+elif [ "$status" -eq 1 ]; then
+    echo "setup.sh: WARNING: the answer key scored below 100 here (see $ROOT/reference-grade.txt):" \
+        "a part ran out of time? raise the autograder timeout and --time-limit" >&2
 elif [ "$status" -ne 0 ]; then
     echo "setup.sh: WARNING: grading the reference failed (exit status $status): see $ROOT/reference-grade.txt" >&2
 fi
