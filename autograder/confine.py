@@ -3,15 +3,17 @@
 The sandbox child applies them to itself, in two steps (`_child.py`):
 
 1. `enter_namespaces`, first thing, before any library starts a thread: new
-   pid and network namespaces (as root directly; otherwise inside a new user
-   namespace that maps the user to itself), then a fork. The forked process is
-   pid 1 of its namespace and runs the submission: when it dies, the kernel
-   kills every process the submission started, however it detached (new
-   session, double fork). The network namespace has no interface but a
+   pid, network and mount namespaces (as root directly; otherwise inside a
+   new user namespace that maps the user to itself), a size-limited tmpfs on
+   the scratch folder, then two forks: pid 1 of the namespace, a bare init,
+   and below it the child that runs the submission. When pid 1 dies, the
+   kernel kills every process the submission started, however it detached
+   (new session, double fork). The network namespace has no interface but a
    loopback that is down.
-2. `restrict`, once Keras is imported: resource limits (rlimits: processes,
-   CPU time, file size, data memory, no core files), the drop to a dedicated
-   unprivileged uid when running as root, a seccomp filter that refuses new
+2. `restrict`, once Keras is imported: the drop to a dedicated unprivileged
+   uid when running as root (or, where it cannot be, of every capability),
+   resource limits (rlimits: processes, CPU time, file size, data memory, no
+   core files), a seccomp filter that refuses new
    sockets, and a Landlock ruleset: read (and execute) only the Python
    installation, the libraries, the system folders and the student kit, write
    only a fresh scratch folder (and /dev/null), no TCP bind or connect, no
