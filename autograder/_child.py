@@ -41,6 +41,8 @@ def main():
     owner = (plan.uid, plan.gid) if plan.uid >= 0 else (os.getuid(), os.getgid())
     entered, unentered = confine.enter_namespaces(plan.scratch, plan.file_mb, owner, int(sys.argv[1]),
                                                   plan.python, skip="namespaces" in plan.skip)
+    if "private-shm" in entered:
+        plan.writable.append(confine.SHM)
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(int(sys.argv[1]), "wb")
     # The student's code gets an empty stdin; the protocol stays on private fds.

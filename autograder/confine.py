@@ -60,7 +60,7 @@ GUARANTEES = {
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
-LANDLOCK_RULE_PATH_BENEATH = 1
+LANDLOCK_RULE_PATH_BENEATH, LANDLOCK_RULE_NET_PORT = 1, 2
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 FS_WRITE_ALL_ABI1 = sum(1 << bit for bit in range(4, 13))  # remove, make char/dir/reg/sock/fifo/block/sym
 FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
@@ -100,10 +100,11 @@ def _check(result, what):
     return result
 
 
-def landlock(readable, writable, abi):
+def landlock(readable, writable, abi, bind_ports=()):
     """Restricts this process (and all it starts) to reading `readable` and writing
-    `writable` (paths; a missing one is skipped), with no TCP and, from ABI 6, no
-    signal or abstract socket across the sandbox's edge. Returns what it enforces."""
+    `writable` (paths; a missing one is skipped), with no TCP connect, no TCP bind but
+    to `bind_ports` and, from ABI 6, no signal or abstract socket across the sandbox's
+    edge. Returns what it enforces."""
     if not abi:
         raise OSError(errno.ENOSYS, "this kernel (or its container's seccomp profile) offers no Landlock")
     handled = _handled_fs(abi)
@@ -130,6 +131,10 @@ def landlock(readable, writable, abi):
                                          ctypes.c_uint32(0)), f"landlock_add_rule({path})")
                 finally:
                     os.close(fd)
+        for port in bind_ports if net else ():
+            rule = struct.pack("QQ", NET_BIND_TCP, port)
+            _check(_libc.syscall(SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_NET_PORT),
+                                 ctypes.c_char_p(rule), ctypes.c_uint32(0)), f"landlock_add_rule(port {port})")
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
         _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)),
                "landlock_restrict_self")
@@ -148,38 +153,73 @@ def landlock(readable, writable, abi):
 # (AUDIT_ARCH, socket's system call number) of the architectures the grader runs on.
 _SECCOMP_ARCH = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}
 _X32_SYSCALL_BIT = 0x40000000
+_IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register (both ABIs): it opens sockets without socket(2)
+AF_INET, AF_INET6, AF_NETLINK, SOCK_STREAM, IPPROTO_TCP, NETLINK_ROUTE = 2, 10, 16, 1, 6, 0
 
 
 def _bpf(code, jt, jf, k):
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def seccomp_no_sockets():
+def seccomp_sockets(allow_tcp=False):
     """Installs a seccomp filter under which socket(2) fails with EPERM (socketpair, which
-    opens nothing beyond the process, still works), as do system calls of another ABI
-    (x32, 32-bit) that could get around it."""
+    opens nothing beyond the process, still works), as do io_uring and system calls of
+    another ABI (x32, 32-bit) that could get around it. `allow_tcp`: TCP sockets (IPv4,
+    IPv6) may still be made, for a Jupyter kernel's own channels, and routing netlink
+    ones, with which ZeroMQ looks up interfaces before it binds; Landlock then says
+    which ports TCP may bind, and that it connects nowhere."""
     arch = _SECCOMP_ARCH.get(platform.machine())
     if arch is None:
         raise OSError(errno.ENOSYS, f"no seccomp filter for {platform.machine()}")
     audit_arch, socket_nr = arch
-    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
+    ld_w_abs, jeq_k, jge_k, and_k, ret_k = 0x20, 0x15, 0x35, 0x54, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+    args = lambda i: 16 + 8 * i  # noqa: E731  (seccomp_data.args[i], its low 32 bits)
+    # Jumps count the instructions they skip; DENY and ALLOW are the program's last two.
+    body = [
+        (ld_w_abs, None, None, 0),               # A = seccomp_data.nr
+        (jge_k, "deny", None, _X32_SYSCALL_BIT),  # x32: refuse
+        *[(jeq_k, "deny", None, nr) for nr in _IO_URING],
+        (jeq_k, None, "allow", socket_nr),
+    ]
+    if allow_tcp:
+        body += [
+            (ld_w_abs, None, None, args(0)),      # domain
+            (jeq_k, 2, None, AF_INET),
+            (jeq_k, 1, None, AF_INET6),
+            (jeq_k, 6, "deny", AF_NETLINK),
+            (ld_w_abs, None, None, args(1)),      # type, less SOCK_NONBLOCK and SOCK_CLOEXEC
+            (and_k, None, None, 0xF),
+            (jeq_k, None, "deny", SOCK_STREAM),
+            (ld_w_abs, None, None, args(2)),      # protocol: TCP (not SCTP, not MPTCP)
+            (jeq_k, "allow", None, 0),
+            (jeq_k, "allow", "deny", IPPROTO_TCP),
+            (ld_w_abs, None, None, args(2)),      # netlink: the routing family, which lists interfaces
+            (jeq_k, "allow", "deny", NETLINK_ROUTE),
+        ]
+    else:
+        body += [(ret_k, None, None, deny)]
+    end = len(body)  # body[end] is DENY, body[end + 1] ALLOW
+
+    def skip(i, target):  # how many instructions a jump at body[i] skips to reach `target`
+        if target in ("deny", "allow"):
+            return (end if target == "deny" else end + 1) - i - 1
+        return target or 0
+
     program = b"".join([
         _bpf(ld_w_abs, 0, 0, 4),                 # A = seccomp_data.arch
         _bpf(jeq_k, 1, 0, audit_arch),           # native ABI: go on
         _bpf(ret_k, 0, 0, deny),
-        _bpf(ld_w_abs, 0, 0, 0),                 # A = seccomp_data.nr
-        _bpf(jge_k, 2, 0, _X32_SYSCALL_BIT),     # x32: refuse
-        _bpf(jeq_k, 1, 0, socket_nr),
-        _bpf(ret_k, 0, 0, allow),
+        *[_bpf(code, skip(i, jt), skip(i, jf), k) for i, (code, jt, jf, k) in enumerate(body)],
         _bpf(ret_k, 0, 0, deny),
+        _bpf(ret_k, 0, 0, allow),
     ])
     buffer = ctypes.create_string_buffer(program)
     fprog = struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(buffer))
     fprog_buffer = ctypes.create_string_buffer(fprog)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog_buffer), 0, 0), "seccomp")
-    return ["seccomp-sockets"]
+    return ["seccomp-tcp-only" if allow_tcp else "seccomp-sockets"]
 
 
 # --- namespaces ---------------------------------------------------------------------
@@ -196,6 +236,7 @@ def _write(path, text):
         f.write(text)
 
 
+SHM = "/dev/shm"
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 1 << 12, 1 << 14, 1 << 18
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
@@ -240,58 +281,68 @@ def _expose(paths):
     return True
 
 
-def enter_namespaces(scratch, scratch_mb, owner, channel, expose=(), skip=False):
+def enter_namespaces(scratch, scratch_mb, owner, channel, expose=(), skip=False, network=True, at_exit=None):
     """New pid, network and mount namespaces, a size-limited tmpfs on `scratch` owned by
     `owner` (uid, gid), then a fork: returns (mechanisms that hold, {mechanism: why not}),
     in the forked child. As root, `expose` (the Python installation) is made reachable for an unprivileged
     uid where a private folder hides it (pyenv's under /root): see _expose.
-    The parent lets go of the grader's pipes (`channel`: its answer pipe's fd; stdin,
-    stdout, stderr), waits for the child and dies as it did.
+    The parent lets go of the grader's pipes (`channel`: its answer pipe's fd, or None;
+    stdin, stdout, stderr), waits for the child, calls `at_exit` and dies as it did.
+    `network=False` keeps the machine's network namespace (a Jupyter kernel's channels
+    are TCP ports on it; seccomp and Landlock then close the rest).
 
     Must run before any thread starts (Keras and its backends start many): a fork
     keeps only the calling thread."""
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS
+    flags = CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWNET if network else 0)
+    namespaces = ["pid-namespace", "net-namespace"] if network else ["pid-namespace"]
     refused = "new namespaces are refused here (a container without CAP_SYS_ADMIN or user namespaces)"
     if skip:
-        return [], {"pid-namespace": SKIPPED, "net-namespace": SKIPPED}
+        return [], dict.fromkeys(namespaces, SKIPPED)
     if uid == 0 and _unshare(flags):
-        entered = ["pid-namespace", "net-namespace"]
+        entered = list(namespaces)
     elif _unshare(CLONE_NEWUSER | flags):  # unprivileged: map the user to itself, no more
         try:
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"{uid} {uid} 1")
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
         except OSError as error:
-            return [], {"pid-namespace": str(error), "net-namespace": str(error)}
-        entered = ["user-namespace", "pid-namespace", "net-namespace"]
+            return [], dict.fromkeys(namespaces, str(error))
+        entered = ["user-namespace", *namespaces]
     else:
-        return [], {"pid-namespace": refused, "net-namespace": refused}
+        return [], dict.fromkeys(namespaces, refused)
     if _mount(None, "/", None, MS_REC | MS_PRIVATE) and _mount(
             "tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV,
             f"size={scratch_mb}m,mode=0700,uid={owner[0]},gid={owner[1]}"):
         entered.append("scratch-tmpfs")
+        # POSIX shared memory and semaphores (multiprocessing, joblib) live in /dev/shm: a
+        # private one, so that they work without a write outside the sandbox.
+        if _mount("tmpfs", SHM, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=1777"):
+            entered.append("private-shm")
         if uid == 0 and expose and _expose(expose):
             entered.append("exposed-python")
     # Outside, a waiter; inside, pid 1, a bare init (the kernel ignores signals that
     # processes of its namespace send it, so the child must not be it); then the child.
     if init := os.fork():
-        _wait_and_mirror(init, channel, inside=False)
+        _wait_and_mirror(init, channel, inside=False, at_exit=at_exit)
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the waiter killed: so is pid 1, and with it all
     if child := os.fork():
-        _wait_and_mirror(child, channel, inside=True)
+        _wait_and_mirror(child, channel, inside=True, at_exit=None)
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     return entered, {}
 
 
-def _wait_and_mirror(child, channel, inside):
+def _wait_and_mirror(child, channel, inside, at_exit):
     """Lets go of the grader's pipes, reaps processes until `child` ends, then ends as it
     did, so the grader reads its exit or its killing signal. Pid 1 cannot die of a signal
-    it sends itself: it exits 128 + the signal, which the waiter outside turns back."""
+    it sends itself: it exits 128 + the signal, which the waiter outside turns back.
+    Ctrl-C is the child's: Jupyter interrupts a kernel by sending SIGINT to its group."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.close(channel)
+    if channel is not None:
+        os.close(channel)
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
@@ -302,12 +353,40 @@ def _wait_and_mirror(child, channel, inside):
         if pid == child:
             break
     code = os.waitstatus_to_exitcode(status)
+    if at_exit is not None:
+        at_exit()
     killed_by = -code if code < 0 else code - 128 if not inside and code > 128 else 0
     if killed_by and not inside:
         if killed_by not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be caught anyway
             signal.signal(killed_by, signal.SIG_DFL)
         os.kill(os.getpid(), killed_by)
     os._exit(128 + killed_by if killed_by else code % 256)
+
+
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+MNT_DETACH = 2
+
+
+def remove_scratch(scratch):
+    """Removes a scratch folder from the waiter's side: the tmpfs on it first (in this
+    mount namespace), then the folder itself, which is the machine's."""
+    _libc.umount2(scratch.encode(), MNT_DETACH)
+    import shutil
+
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+# What graded code keeps of the grader's environment variables: the locale, the search
+# path, and the settings of Keras, its backends, the GPU runtime, Matplotlib, nbgrader
+# and this project; not a platform's tokens, keys or anything else it holds.
+INHERITED_ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "LC_", "TZ", "TERM", "LD_LIBRARY_PATH", "KERAS_", "TF_",
+                         "XLA_", "JAX_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "MPLBACKEND",
+                         "NBGRADER_EXECUTION", "GENIMG_")
+
+
+def inherited_environment(environ):
+    """The variables of `environ` that graded code may see (INHERITED_ENVIRONMENT)."""
+    return {name: value for name, value in environ.items() if name.startswith(INHERITED_ENVIRONMENT)}
 
 
 # --- resource limits ----------------------------------------------------------------
@@ -373,6 +452,8 @@ class Plan:
     file_mb: int = 256  # of one file; the scratch folder as a whole, where it is a tmpfs
     memory_mb: int = 4096
     skip: list = dataclasses.field(default_factory=list)  # mechanisms not to apply (GENIMG_CONFINE_SKIP)
+    writable: list = dataclasses.field(default_factory=list)  # folders it may write besides the scratch
+    ports: list = None  # None: no new socket; a list: TCP sockets, bound only to these ports (a kernel's)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self))
@@ -425,8 +506,8 @@ def restrict(plan, readable):
         except (OSError, ValueError) as error:
             missing[name] = str(error)
 
-    os.chdir(plan.scratch)
-    if plan.uid >= 0 and "uid" not in plan.skip and not python_readable_by_others(plan.python):
+    os.chdir(plan.scratch)  # the sandbox works there; the kernel goes back to its notebook's folder
+    if plan.uid >= 0 and "uid" not in plan.skip and not can_drop_user(plan):
         missing["uid"] = (f"other users cannot read the Python installation ({', '.join(plan.python)}), "
                           "and no mount namespace could expose it")
     elif plan.uid >= 0:
@@ -436,25 +517,29 @@ def restrict(plan, readable):
             os.chown(plan.scratch, 0, 0)
         step("no-capabilities", drop_capabilities)
     step("rlimits", lambda: set_rlimits(plan))  # after the drop: the count is the dedicated uid's
-    step("seccomp-sockets", seccomp_no_sockets)
+    step("seccomp-sockets", lambda: seccomp_sockets(allow_tcp=plan.ports is not None))
     devices = glob.glob("/dev/nvidia*") + glob.glob("/dev/dri/*")  # a GPU runtime's device files
-    step("landlock-fs", lambda: landlock(readable, [plan.scratch, os.devnull, *devices], landlock_abi()))
+    step("landlock-fs", lambda: landlock(readable, [plan.scratch, *plan.writable, os.devnull, *devices],
+                                         landlock_abi(), plan.ports or ()))
     return applied, missing
 
 
-def readable_paths(blocked):
+def can_drop_user(plan):
+    """Whether `restrict` will run as the plan's dedicated uid: one is planned, not skipped,
+    and it can read the Python installation."""
+    return plan.uid >= 0 and "uid" not in plan.skip and python_readable_by_others(plan.python)
+
+
+def readable_paths(blocked, packages=()):
     """What the submission may read: the system folders, the Python installation, every
     folder of sys.path and every imported package's folder, less the folders of the
     `blocked` top-level packages (the answer key, the grader): a folder that holds one is
-    opened entry by entry, down to it (Landlock only allows, so a hole is made by omission)."""
-    import importlib.util
-
-    blocked_dirs = set()
-    for name in blocked:
-        spec = importlib.util.find_spec(name)
-        for folder in (spec.submodule_search_locations or []) if spec else []:
-            blocked_dirs.add(os.path.realpath(folder))
-    paths = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys", "/dev",
+    opened entry by entry, down to it (Landlock only allows, so a hole is made by omission).
+    `packages`: top-level packages not imported yet whose folders must be readable (an
+    editable install's are on no sys.path entry)."""
+    blocked_dirs = {os.path.realpath(folder) for name in blocked for folder in package_folders(name)}
+    paths = [*[folder for name in packages for folder in package_folders(name)],
+             "/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys", "/dev",
              sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              *[entry for entry in sys.path if os.path.isdir(entry)]]
     for module in list(sys.modules.values()):  # packages found by path hooks (editable installs)
@@ -463,6 +548,30 @@ def readable_paths(blocked):
     for path in dict.fromkeys(os.path.realpath(p) for p in paths if os.path.exists(p)):
         allowed += _without(path, blocked_dirs)
     return list(dict.fromkeys(allowed))
+
+
+def package_folders(name):
+    """The folders of top-level package `name`, found without importing it ([] if absent)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return list(spec.submodule_search_locations or []) if spec else []
+
+
+# A sandbox's dedicated uid (and gid) when the grader runs as root: this plus the
+# pid of the process that starts it, so that sandboxes side by side never share
+# one, and far above the uids of real accounts.
+SANDBOX_UID_BASE = 2_000_000_000
+
+
+def sandbox_user():
+    """(uid, gid, paths): the dedicated unprivileged user a root grader runs graded code
+    as, and what it must read to run Python and Keras; (-1, -1, []) when not root."""
+    if os.geteuid() != 0:
+        return -1, -1, []
+    uid = SANDBOX_UID_BASE + os.getpid()
+    packages = [folder for name in ("genimg_kit", "keras") for folder in package_folders(name)]
+    return uid, uid, [sys.base_prefix, sys.prefix, *packages]
 
 
 def _without(path, blocked_dirs):
@@ -498,11 +607,12 @@ def python_readable_by_others(paths):
 
 # --- what a result says -----------------------------------------------------------------
 
-# guarantee -> the mechanisms that each hold it on their own (strongest first).
+# guarantee -> the mechanisms that each hold it on their own (strongest first); "a+b":
+# both together (a kernel's TCP sockets, bound only to its own ports, connecting nowhere).
 ENFORCED_BY = {
     "writes": ("landlock-fs",),
     "answer_key": ("landlock-fs",),
-    "network": ("seccomp-sockets", "net-namespace"),
+    "network": ("seccomp-sockets", "net-namespace", "seccomp-tcp-only+landlock-tcp"),
     "processes": ("pid-namespace", "uid"),
     "resources": ("rlimits",),
     "user": ("uid", "not-root"),
@@ -516,12 +626,12 @@ def isolation(applied, missing):
     processes)."""
     held, lacking = {}, {}
     for guarantee, mechanisms in ENFORCED_BY.items():
-        present = [m for m in mechanisms if m in applied]
+        present = [m for m in mechanisms if all(part in applied for part in m.split("+"))]
         if present:
             held[guarantee] = "+".join(present)
         else:
-            lacking[guarantee] = "; ".join(f"{m}: {missing[m]}" for m in mechanisms if m in missing) or \
-                "not offered here"
+            lacking[guarantee] = "; ".join(f"{m}: {missing[m]}" for option in mechanisms
+                                           for m in option.split("+") if m in missing) or "not offered here"
     if not lacking:
         level = "full"
     elif all(g in lacking for g in ("writes", "answer_key", "network", "processes")):

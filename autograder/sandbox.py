@@ -12,7 +12,6 @@ its stdout/stderr is kept. When it ends, every process it started is killed
 in the child, the grader gets back either plain numeric arrays or a message.
 """
 
-import importlib.util
 import io
 import json
 import os
@@ -35,23 +34,6 @@ from autograder import confine
 from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("_child.py")
-# A sandbox's dedicated uid (and gid) when the grader runs as root: this plus the
-# grader's pid, so that sandboxes graded side by side never share one, and far
-# above the uids of real accounts.
-SANDBOX_UID_BASE = 2_000_000_000
-
-
-def sandbox_user():
-    """(uid, gid, paths): the dedicated unprivileged user a root grader runs the child
-    as, and what it must read to run Python and Keras; (-1, -1, []) when not root."""
-    if os.geteuid() != 0:
-        return -1, -1, []
-    uid = SANDBOX_UID_BASE + os.getpid()
-    packages = [folder for name in ("genimg_kit", "keras")  # found, not imported: Keras costs memory here
-                for folder in importlib.util.find_spec(name).submodule_search_locations]
-    return uid, uid, [sys.base_prefix, sys.prefix, *packages]
-
-
 class GraderError(Exception):
     """The grader itself could not run (not the submission's fault)."""
 
@@ -124,7 +106,7 @@ class Sandbox:
         self.applied = None  # the confinement mechanisms that hold, once the child is ready
         self._own = set()  # the child's own processes (no student code), once it is ready
         self.scratch = tempfile.mkdtemp(prefix="genimg-sandbox-")
-        uid, gid, python = sandbox_user()
+        uid, gid, python = confine.sandbox_user()
         if uid >= 0:
             os.chown(self.scratch, uid, gid)
         self.plan = confine.Plan(self.scratch, uid, gid, python, processes=limits.processes,
@@ -132,7 +114,7 @@ class Sandbox:
                                  file_mb=limits.scratch_mb, memory_mb=limits.memory_mb,
                                  skip=[m for m in os.environ.get("GENIMG_CONFINE_SKIP", "").split(",") if m])
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+        env = dict(confine.inherited_environment(os.environ), KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                    HOME=self.scratch, TMPDIR=self.scratch, XDG_CACHE_HOME=self.scratch,
                    KERAS_HOME=os.path.join(self.scratch, ".keras"), MPLCONFIGDIR=self.scratch)

@@ -137,6 +137,10 @@ ATTACKS = {
             import os
             open(f"/proc/{os.environ['GENIMG_ATTACK_GRADER_PID']}/environ", "rb").read()
         """,
+        "a key among the grader's environment variables": """
+            import os  # a platform's token or key, handed down to the sandbox
+            assert os.environ["AWS_SECRET_ACCESS_KEY"] == "genimg-attack-key"
+        """,
     },
     "network": {
         "TCP": """
@@ -283,6 +287,7 @@ def environment(tmp_path_factory):
         "GENIMG_ATTACK_UDP_PORT": str(listeners.udp.getsockname()[1]),
         "GENIMG_ATTACK_UNIX_NAME": listeners.unix_name,
         "GENIMG_ATTACK_MARK": mark,
+        "AWS_SECRET_ACCESS_KEY": "genimg-attack-key",
     }
     os.environ.update(aims)
     (base / "results.json").write_text('{"score": 0}')

@@ -292,9 +292,9 @@ def student_notebook(release, kl_body, schedule_body, extra):
     return notebook
 
 
-def nbgrader(root, *args, check=True):
+def nbgrader(root, *args, check=True, env=None):
     env = dict(os.environ, KERAS_BACKEND=BACKEND, GENIMG_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3",
-               MPLBACKEND="Agg")
+               MPLBACKEND="Agg", **(env or {}))
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
                           capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -302,12 +302,12 @@ def nbgrader(root, *args, check=True):
     return done
 
 
-def gradebook_scores(root):
+def gradebook_scores(root, course_id="integrity"):
     """{student: {cell: (auto_score, manual_score, score)}} and {(student, part): comment}."""
     from nbgrader.api import Gradebook
 
     scores, comments = {}, {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "integrity") as gb:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id) as gb:
         for submission in gb.find_assignment(ASSIGNMENT).submissions:
             student = submission.student.id
             for notebook in submission.notebooks:

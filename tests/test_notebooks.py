@@ -28,6 +28,7 @@ import re
 import nbformat
 import pytest
 
+from autograder.kernel import KERNEL_NAME
 from genimg_kit.parts import PARTS as POINTS_TABLE
 from genimg_kit.parts import part_points
 
@@ -242,6 +243,11 @@ def test_source_cells_follow_the_points_table_and_the_answer_key():
 
 
 # --- autograde ---------------------------------------------------------------------------
+
+
+def test_the_shipped_course_autogrades_in_the_confined_kernel(course, scores):
+    _, runs = course
+    assert f"[{KERNEL_NAME} kernel] isolation: full" in runs["autograde"]["log"], runs["autograde"]["log"][-3000:]
 
 
 def test_solution_scores_100(scores):
