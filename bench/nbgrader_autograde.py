@@ -7,8 +7,10 @@ For each backend: a fresh temporary course (this repository's
 `assignments/nbgrader_config.py` and source), the release generated with
 the real nbgrader, and one submission: the release filled in with the answer
 key (it must score 100, or the run stops). Then `nbgrader autograde ch17
---force` is timed `--repeats` times, wall clock, as an instructor would run
-it: a new kernel each time, the notebook executed in fast mode (nbgrader
+--force` is timed `--repeats` times in each kernel, alternating, wall clock,
+as an instructor would run it: the course's confined kernel
+(`genimg-confined`, autograder/kernel.py) and IPython's own (`python3`,
+`--Execute.kernel_name=python3`), a new kernel each time, the notebook executed in fast mode (nbgrader
 sets NBGRADER_EXECUTION) and offline (GENIMG_OFFLINE=1), the hidden checks
 included.
 
@@ -36,6 +38,8 @@ build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
 HEADING = "## nbgrader autograde"
+sys.path.insert(0, ROOT)
+from autograder.kernel import KERNEL_NAME  # noqa: E402
 
 
 def machine():
@@ -79,6 +83,9 @@ def score(course):
         return gb.find_submission(build.ASSIGNMENT, "student").score
 
 
+KERNELS = (KERNEL_NAME, "python3")  # the course's, and IPython's own unconfined one
+
+
 def bench_backend(backend, repeats):
     import nbformat
 
@@ -91,17 +98,19 @@ def bench_backend(backend, repeats):
         folder = os.path.join(course, "submitted", "student", build.ASSIGNMENT)
         os.makedirs(folder)
         nbformat.write(build.fill_in_solutions(release, source), os.path.join(folder, build.NOTEBOOK))
-        seconds, loads = [], []
+        seconds, loads = {kernel: [] for kernel in KERNELS}, {kernel: [] for kernel in KERNELS}
         for repeat in range(repeats):
-            loads.append(load())
-            started = time.perf_counter()
-            build.nbgrader(["autograde", build.ASSIGNMENT, "--force"], course, env=env)
-            seconds.append(time.perf_counter() - started)
-            total = score(course)
-            print(f"{backend} run {repeat + 1}/{repeats}: {seconds[-1]:.1f} s, score {total}, "
-                  f"load {loads[-1]}", flush=True)
-            if total != 100:
-                raise SystemExit(f"the answer key scored {total} on {backend}, not 100")
+            for kernel in KERNELS:
+                loads[kernel].append(load())
+                started = time.perf_counter()
+                build.nbgrader(["autograde", build.ASSIGNMENT, "--force", f"--Execute.kernel_name={kernel}"],
+                               course, env=env)
+                seconds[kernel].append(time.perf_counter() - started)
+                total = score(course)
+                print(f"{backend} {kernel} run {repeat + 1}/{repeats}: {seconds[kernel][-1]:.1f} s, "
+                      f"score {total}, load {loads[kernel][-1]}", flush=True)
+                if total != 100:
+                    raise SystemExit(f"the answer key scored {total} on {backend} in {kernel}, not 100")
     return seconds, loads
 
 
@@ -130,10 +139,13 @@ def main(argv=None):
         results[backend] = bench_backend(backend, args.repeats)
 
     rows = "\n".join(
-        f"| {backend} | {args.repeats} | {min(s):.0f} | **{statistics.median(s):.0f}** | "
-        f"{max(s):.0f} | {', '.join(loads)} |"
-        for backend, (s, loads) in results.items()
+        f"| {backend} | {kernel} | {args.repeats} | {min(s[kernel]):.0f} | **{statistics.median(s[kernel]):.0f}** | "
+        f"{max(s[kernel]):.0f} | {', '.join(loads[kernel])} |"
+        for backend, (s, loads) in results.items() for kernel in KERNELS
     )
+    ratios = ", ".join(
+        f"{backend} {statistics.median(s[KERNELS[0]]) / statistics.median(s[KERNELS[1]]):.3f}"
+        for backend, (s, _) in results.items())
     text = f"""{HEADING}
 
 Wall time of `nbgrader autograde ch17 --force` for **one** submission (the
@@ -144,15 +156,17 @@ public and hidden checks in every check cell (the two convergence checks
 train small models), and writing the gradebook.
 
 - Command: `python bench/nbgrader_autograde.py --backends {args.backends} --repeats {args.repeats}`
-  (each run: `cd <course> && KERAS_BACKEND=<backend> GENIMG_OFFLINE=1 nbgrader autograde ch17 --force`)
+  (each run: `cd <course> && KERAS_BACKEND=<backend> GENIMG_OFFLINE=1 nbgrader autograde ch17 --force --Execute.kernel_name=<kernel>`)
 - Machine: {machine()}; the table gives the 1-minute load average at the
   start of each run (a 2-core machine is idle near 0 and saturated at 2).
 - Software: Python {platform.python_version()}, {versions()}
 - Date: {date}
 
-| backend | runs | min (s) | median (s) | max (s) | load at start |
-|---|---|---|---|---|---|
+| backend | kernel | runs | min (s) | median (s) | max (s) | load at start |
+|---|---|---|---|---|---|---|
 {rows}
+
+Confined over unconfined, the ratio of the medians: {ratios}.
 
 JAX is the slower backend on a CPU: it compiles every new operation shape with
 XLA (the eager loops of the check cells and of `generate` see many), and XLA's
