@@ -156,6 +156,7 @@ def test_autograde_ran_every_student_in_the_confined_kernel(course):
 
 
 def test_every_trick_fails_inside_the_kernel(course):
+    print("\n[confined kernel] " + "; ".join(f"{label}: {outcome}" for label, outcome in outcomes(course).items()))
     got_through = {label: outcome for label, outcome in outcomes(course).items()
                    if label != OUTLIVE and not outcome.startswith("blocked: ")}
     assert not got_through, got_through

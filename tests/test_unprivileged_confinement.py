@@ -123,3 +123,16 @@ def test_every_attack_of_a_normal_user_is_blocked(attacked):
 
 def test_no_process_of_a_normal_user_outlives_the_sandbox(attacked):
     assert attacked["alive"] == []
+
+
+def test_off_linux_nothing_is_applied_and_the_result_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(confine, "LINUX", False)
+    entered, unentered = confine.enter_namespaces(str(tmp_path), 16, (os.getuid(), os.getgid()), None)
+    cwd = os.getcwd()
+    try:
+        applied, missing = confine.restrict(confine.Plan(str(tmp_path)), ["/usr"])
+    finally:
+        os.chdir(cwd)
+    assert entered == applied == []
+    line = confine.describe(confine.isolation(applied, {**unentered, **missing}))
+    assert line.startswith("WARNING: isolation: none") and confine.NOT_LINUX in line, line
