@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import struct
 import sys
@@ -342,22 +343,29 @@ def _wait_and_mirror(child, channel, inside, at_exit):
     """Lets go of the grader's pipes, reaps processes until `child` ends, then ends as it
     did, so the grader reads its exit or its killing signal. Pid 1 cannot die of a signal
     it sends itself: it exits 128 + the signal, which the waiter outside turns back.
-    Ctrl-C is the child's: Jupyter interrupts a kernel by sending SIGINT to its group."""
+    Ctrl-C is the child's: Jupyter interrupts a kernel by sending SIGINT to its group.
+    Outside, it watches its own parent too: when that dies, the child (pid 1) is killed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     if channel is not None:
         os.close(channel)
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])  # for sigtimedwait: a child's end wakes it
     while True:
         try:
-            pid, status = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             os._exit(1)
         if pid == child:
             break
+        if pid == 0:
+            # Outside: the grader or Jupyter that started this is gone (killed, say), and
+            # nothing would end the sandbox or the kernel any more: end it here.
+            if not inside and os.getppid() != parent:
+                os.kill(child, signal.SIGKILL)
+            signal.sigtimedwait([signal.SIGCHLD], 1.0)
     code = os.waitstatus_to_exitcode(status)
     if at_exit is not None:
         at_exit()
@@ -377,8 +385,6 @@ def remove_scratch(scratch):
     mount namespace), then the folder itself, which is the machine's."""
     if LINUX:
         _libc.umount2(scratch.encode(), MNT_DETACH)
-    import shutil
-
     shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -428,7 +434,8 @@ def set_rlimits(plan):
     """Kernel limits on what the submission may take: processes, CPU seconds, the size
     of one file, data memory (what is mapped now plus the memory cap), no core."""
     limits = [
-        (resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + plan.processes),
+        # RLIMIT_NPROC counts threads: the backends' pools start a few per core, later.
+        (resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + plan.processes + 4 * (os.cpu_count() or 1)),
         (resource.RLIMIT_CPU, plan.cpu_seconds),
         (resource.RLIMIT_FSIZE, plan.file_mb * 2**20),
         # Mapped data may grow by the memory cap: the watchdog stops a climb at the cap

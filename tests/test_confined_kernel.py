@@ -19,12 +19,14 @@ import os
 import pathlib
 import shutil
 import socket
+import subprocess
+import sys
 
 import nbformat
 import psutil
 import pytest
 
-from autograder.kernel import KERNEL_NAME
+from autograder.kernel import JUPYTER_DATA, KERNEL_NAME
 from tests.test_integrity import (ASSIGNMENT, CORRECT_KL, CORRECT_SCHEDULE, NOTEBOOK, PARTS, POINTS, WRONG_KL,
                                   WRONG_SCHEDULE, gradebook_scores, nbgrader, source_notebook, student_notebook)
 
@@ -189,3 +191,29 @@ def test_the_notebook_folder_is_given_back_to_its_owner(course):
     owner = os.stat(course["root"]).st_uid
     assert {os.stat(p).st_uid for p in [folder, *folder.rglob("*")]} == {owner}
 
+
+
+# Starts a confined kernel as nbgrader does (jupyter_client), prints its pid, and waits.
+LAUNCHER = """\
+import os, sys, time
+os.environ["JUPYTER_PATH"] = sys.argv[1]
+from jupyter_client.manager import start_new_kernel
+manager, client = start_new_kernel(kernel_name=sys.argv[2], startup_timeout=120)
+print(manager.provisioner.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_kernel_whose_nbgrader_is_killed_ends_with_it(tmp_path):
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, JUPYTER_DATA, KERNEL_NAME], cwd=tmp_path,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        waiter = psutil.Process(int(launcher.stdout.readline()))
+        tree = [waiter, *waiter.children(recursive=True)]
+        assert len(tree) >= 3, tree  # the waiter, pid 1 of the namespace, the kernel
+    finally:
+        launcher.kill()
+        launcher.wait()
+    _, alive = psutil.wait_procs(tree, timeout=15)
+    assert alive == []
+    assert os.stat(tmp_path).st_uid == os.getuid()  # the notebook's folder given back all the same
