@@ -30,7 +30,9 @@ from autograder.kernel import JUPYTER_DATA, KERNEL_NAME
 from tests.test_integrity import (ASSIGNMENT, CORRECT_KL, CORRECT_SCHEDULE, NOTEBOOK, PARTS, POINTS, WRONG_KL,
                                   WRONG_SCHEDULE, gradebook_scores, nbgrader, source_notebook, student_notebook)
 
-pytestmark = pytest.mark.slow
+# The tricks are plain Python and the kernel's confinement is the same for either backend;
+# the shipped course in test_notebooks runs the confined kernel on both.
+pytestmark = [pytest.mark.slow, pytest.mark.one_backend]
 CELL_TIMEOUT = 120
 
 TRICKS = """\
