@@ -9,12 +9,16 @@ under `autograder.confine` before IPython loads and before any thread starts:
 
 - writes only in the notebook's own folder (nbgrader's
   `autograded/STUDENT/ASSIGNMENT/`) and a fresh scratch folder (a size-limited
-  tmpfs, also HOME's IPython profile, TMPDIR and Matplotlib's cache);
+  tmpfs: the kernel's HOME, TMPDIR, IPython profile and Matplotlib cache), and
+  a private /dev/shm;
 - reads everything a notebook needs but the answer key (`genimg_ref`); the
   test cells import the hidden checks, so those stay readable here;
 - no network: TCP sockets only, bound only to the five ports of the kernel's
-  connection file, connecting nowhere (Landlock), no other socket (seccomp);
-- a pid namespace: when the kernel ends, so does every process it started;
+  connection file, connecting nowhere (Landlock), no other socket but routing
+  netlink, which ZeroMQ reads interfaces with (seccomp);
+- a pid namespace: when the kernel ends, or nbgrader dies, so does every
+  process it started;
+- of the instructor's environment variables, only those a notebook needs;
 - rlimits, and as root the dedicated unprivileged uid of the sandbox (the
   notebook's folder is lent to it while the kernel runs).
 
