@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -27,6 +26,7 @@ import psutil
 import pytest
 
 from autograder.kernel import JUPYTER_DATA, KERNEL_NAME
+from tests.test_confinement import ATTEMPT, Listeners
 from tests.test_integrity import (ASSIGNMENT, CORRECT_KL, CORRECT_SCHEDULE, NOTEBOOK, PARTS, POINTS, WRONG_KL,
                                   WRONG_SCHEDULE, gradebook_scores, nbgrader, source_notebook, student_notebook)
 
@@ -38,32 +38,23 @@ CELL_TIMEOUT = 120
 TRICKS = """\
 import json, os, socket, sqlite3, subprocess
 _aims = json.loads({aims!r})
-_outcomes = {{}}
-
-def _try(label, attack):
-    try:
-        attack()
-    except Exception as error:
-        _outcomes[label] = "blocked: " + type(error).__name__
-    else:
-        _outcomes[label] = "got through"
 
 FULL = "\\nself_check = lambda *args, **kwargs: {points!r}\\n"
-_try("rewrite the installed kit", lambda: open(_aims["kit"], "a").write(FULL))
-_try("a sitecustomize for every later Python", lambda: open(_aims["sitecustomize"], "w").write(
+attempt("rewrite the installed kit", lambda: open(_aims["kit"], "a").write(FULL))
+attempt("a sitecustomize for every later Python", lambda: open(_aims["sitecustomize"], "w").write(
     "import genimg_kit.checks" + FULL.replace("self_check", "genimg_kit.checks.self_check")))
-_try("an IPython start-up file", lambda: (os.makedirs(_aims["startup"], exist_ok=True),
+attempt("an IPython start-up file", lambda: (os.makedirs(_aims["startup"], exist_ok=True),
                                           open(os.path.join(_aims["startup"], "00-full.py"), "w").write("x = 1")))
-_try("edit the gradebook", lambda: sqlite3.connect(_aims["gradebook"]).execute(
+attempt("edit the gradebook", lambda: sqlite3.connect(_aims["gradebook"]).execute(
     "UPDATE grade SET auto_score = 100").connection.commit())
-_try("overwrite a later student's notebook", lambda: open(_aims["later"], "w").write(open(_aims["source"]).read()))
-_try("read the answer key", lambda: open(_aims["answer_key"]).read())
-_try("TCP to a listener", lambda: socket.create_connection(("127.0.0.1", _aims["tcp"]), timeout=2).sendall(b"x"))
-_try("UDP to a listener", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
+attempt("overwrite a later student's notebook", lambda: open(_aims["later"], "w").write(open(_aims["source"]).read()))
+attempt("read the answer key", lambda: open(_aims["answer_key"]).read())
+attempt("TCP to a listener", lambda: socket.create_connection(("127.0.0.1", _aims["tcp"]), timeout=2).sendall(b"x"))
+attempt("UDP to a listener", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
     b"x", ("127.0.0.1", _aims["udp"])))
-_try("start a process that outlives the kernel", lambda: subprocess.Popen(
+attempt("start a process that outlives the kernel", lambda: subprocess.Popen(
     ["sleep", _aims["mark"]], start_new_session=True))
-print("OUTCOMES " + json.dumps(_outcomes))
+print("OUTCOMES " + json.dumps(outcomes))
 """
 OUTLIVE = "start a process that outlives the kernel"  # starting it is allowed; it must be gone afterwards
 
@@ -98,23 +89,19 @@ def course(tmp_path_factory):
 
     env_copy = tmp_path_factory.mktemp("environment")
     kit = _throwaway_kit(env_copy)
-    tcp = socket.create_server(("127.0.0.1", 0))
-    tcp.settimeout(0.1)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(0.1)
+    listeners = Listeners()
     answer_key = pathlib.Path(__file__).resolve().parents[1] / "genimg_ref" / "vae.py"
     later = root / "submitted" / "d_wrong" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     aims = {"kit": str(kit), "sitecustomize": str(env_copy / "sitecustomize.py"),
             "startup": str(env_copy / "ipython" / "profile_default" / "startup"),
             "gradebook": str(root / "gradebook.db"), "later": str(later),
             "source": str(root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), "answer_key": str(answer_key),
-            "tcp": tcp.getsockname()[1], "udp": udp.getsockname()[1], "mark": f"7{os.getpid() % 1000}.{os.getpid()}"}
+            "tcp": listeners.tcp.getsockname()[1], "udp": listeners.udp.getsockname()[1], "mark": f"7{os.getpid() % 1000}.{os.getpid()}"}
     release = nbformat.read(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
     for student, (kl_body, schedule_body, tricks) in STUDENTS.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
-        extra = TRICKS.format(aims=json.dumps(aims), points=POINTS) if tricks else None
+        extra = ATTEMPT + TRICKS.format(aims=json.dumps(aims), points=POINTS) if tricks else None
         nbformat.write(student_notebook(release, kl_body, schedule_body, extra), folder / f"{NOTEBOOK}.ipynb")
     before = {"kit": kit.read_bytes(), "later": later.read_bytes()}
     assert answer_key.exists() and pathlib.Path(aims["gradebook"]).exists()
@@ -122,17 +109,11 @@ def course(tmp_path_factory):
     autograde = nbgrader(root, "autograde", ASSIGNMENT, f"--ExecutePreprocessor.timeout={CELL_TIMEOUT}",
                          env={"PYTHONPATH": os.pathsep.join(filter(None, [str(env_copy), os.environ.get("PYTHONPATH")])),
                               "IPYTHONDIR": str(env_copy / "ipython")})
-    received = []
-    for receive in (lambda: tcp.accept()[0].recv(16), lambda: udp.recv(16)):
-        try:
-            received.append(receive())
-        except OSError:
-            pass
-    tcp.close(), udp.close()
+    listeners.close()
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if aims["mark"] in (p.info["cmdline"] or [])]
     scores, _ = gradebook_scores(root, "confined")
     yield {"root": root, "autograde": autograde, "scores": scores, "aims": aims, "before": before,
-           "received": received, "leftovers": leftovers, "kit": kit, "env_copy": env_copy}
+           "received": listeners.received, "leftovers": leftovers, "kit": kit, "env_copy": env_copy}
     for process in leftovers:
         process.kill()
 

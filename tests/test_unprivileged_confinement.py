@@ -13,7 +13,6 @@ this test, a signal to this test's process, a daemon in its own session.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ import time
 import pytest
 
 from autograder import confine
+from tests.test_confinement import ATTEMPT, Listeners
 
 pytestmark = pytest.mark.one_backend  # no Keras in it
 
@@ -38,16 +38,7 @@ entered, unentered = confine.enter_namespaces(scratch, 16, (os.getuid(), os.getg
 plan = confine.Plan(scratch, processes=64, cpu_seconds=60, file_mb=16, memory_mb=512)
 readable = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/dev", os.path.dirname(confine.__file__)]
 applied, missing = confine.restrict(plan, readable)
-outcomes = {}
-
-def attempt(label, attack):
-    try:
-        attack()
-    except Exception as error:
-        outcomes[label] = "blocked: " + type(error).__name__
-    else:
-        outcomes[label] = "got through"
-
+""" + ATTEMPT + """\
 attempt("write a folder this user may write", lambda: open(os.path.join(aims["writable"], "x"), "w").write("x"))
 attempt("read a file this user may read", lambda: open(aims["secret"]).read())
 attempt("TCP to a listener", lambda: socket.create_connection(("127.0.0.1", aims["tcp"]), timeout=2).sendall(b"x"))
@@ -78,28 +69,18 @@ def attacked():
     with open(secret, "w") as f:
         f.write("the answer key")
     os.chmod(secret, 0o644)
-    tcp = socket.create_server(("127.0.0.1", 0))
-    tcp.settimeout(0.1)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(0.1)
+    listeners = Listeners()
     mark = f"9{os.getpid() % 1000}.{os.getpid()}"
-    aims = {"writable": writable, "secret": secret, "tcp": tcp.getsockname()[1], "udp": udp.getsockname()[1],
+    aims = {"writable": writable, "secret": secret, "tcp": listeners.tcp.getsockname()[1], "udp": listeners.udp.getsockname()[1],
             "grader": os.getpid(), "mark": mark}
     done = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                            SYSTEM_PYTHON, "-I", os.path.join(code, "attacker.py"), json.dumps(aims)],
                           cwd=folder, capture_output=True, text=True, timeout=60)
     time.sleep(0.5)  # the namespace's processes are gone once its pid 1 is: give the kernel a moment
-    received = []
-    for receive in (lambda: tcp.accept()[0].recv(16), lambda: udp.recv(16)):
-        try:
-            received.append(receive())
-        except OSError:
-            pass
-    tcp.close(), udp.close()
+    listeners.close()
     alive = subprocess.run(["pgrep", "-f", f"sleep {mark}"], capture_output=True, text=True).stdout.split()
     result = {"done": done, "report": json.loads(done.stdout.splitlines()[-1]) if done.returncode == 0 else None,
-              "received": received, "alive": alive, "written": os.listdir(writable)}
+              "received": listeners.received, "alive": alive, "written": os.listdir(writable)}
     shutil.rmtree(folder)
     return result
 
