@@ -105,6 +105,7 @@ class Sandbox:
         self._oom_kills = container.oom_kills()
         self.applied = None  # the confinement mechanisms that hold, once the child is ready
         self._own = set()  # the child's own processes (no student code), once it is ready
+        self._counts_processes = False  # whether the watchdog must count them (a root child), once ready
         self.scratch = tempfile.mkdtemp(prefix="genimg-sandbox-")
         uid, gid, python = confine.sandbox_user()
         if uid >= 0:
@@ -139,6 +140,9 @@ class Sandbox:
         self.memory_mb = self._memory_cap(limits.memory_for(self.accelerator))
         self._own = {p.pid for p in self._tree()}  # the child (and its namespace's parent): no student code yet
         applied = ready["confinement"]["applied"] + (["not-root"] if uid < 0 else [])
+        # RLIMIT_NPROC holds for every uid but root's: only a child left root needs the count
+        # (beside the kernel's limit, it raced it and could end a part before it reported).
+        self._counts_processes = "rlimits" not in applied or not {"uid", "not-root"} & set(applied)
         self.applied = applied
         self.isolation = confine.isolation(applied, ready["confinement"]["missing"])
 
@@ -165,7 +169,7 @@ class Sandbox:
             if sum(_private_memory(p) for p in tree) > self.memory_mb * 2**20:
                 self._kill(f"the submission used more than {self.memory_mb} MiB of memory and was stopped")
                 return
-            if len(tree) - len(self._own) > self.limits.processes:  # a backstop: root ignores RLIMIT_NPROC
+            if self._counts_processes and len(tree) - len(self._own) > self.limits.processes:
                 self._kill(f"the submission started more than {self.limits.processes} processes and was stopped")
                 return
             ticks += 1

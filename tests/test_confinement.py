@@ -206,6 +206,7 @@ ATTACKS = {
                         os._exit(0)
                     children.append(pid)
             finally:
+                time.sleep(1)  # holds what it got
                 for pid in children:
                     os.kill(pid, 9)
                     os.waitpid(pid, 0)
@@ -411,3 +412,16 @@ def test_with_nothing_to_confine_it_still_grades_and_warns(environment, monkeypa
     assert warning.startswith("WARNING: isolation: none")
     for text in confine.GUARANTEES.values():
         assert text in warning
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader can leave its sandbox root")
+def test_a_fork_bomb_of_a_child_left_root_is_stopped_by_the_count(environment, monkeypatch):
+    # Root ignores RLIMIT_NPROC: without the uid drop, the watchdog's count is the limit.
+    monkeypatch.setenv("GENIMG_CONFINE_SKIP", "uid")
+    bomb = submission(kl_loss={"a fork bomb": ATTACKS["resources"]["a fork bomb"]})
+    record = grade(write(environment["base"], "root_fork_bomb.py", bomb), parts=["kl_loss"], backend=BACKEND,
+                   limits=LIMITS)
+    result = record.parts["kl_loss"]
+    assert result.points == 0
+    assert f"started more than {LIMITS.processes} processes" in " ".join(c.message for c in result.checks)
+    assert "user" in record.isolation["missing"]  # and the result says the user guarantee is lost
