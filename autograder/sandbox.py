@@ -142,7 +142,7 @@ class Sandbox:
         applied = ready["confinement"]["applied"] + (["not-root"] if uid < 0 else [])
         # RLIMIT_NPROC holds for every uid but root's: only a child left root needs the count
         # (beside the kernel's limit, it raced it and could end a part before it reported).
-        self._counts_processes = "rlimits" not in applied or not {"uid", "not-root"} & set(applied)
+        self._counts_processes = "rlimits" not in applied or not set(confine.ENFORCED_BY["user"]) & set(applied)
         self.applied = applied
         self.isolation = confine.isolation(applied, ready["confinement"]["missing"])
 
