@@ -132,12 +132,13 @@ def fill_in_release_options(nb, kit_source, colab_repo, colab_path=COLAB_PATH):
     return nb
 
 
-def generate_release(course_dir=HERE, db_url=None):
-    """`nbgrader generate_assignment ch17 --force` in `course_dir`; returns the release path."""
+def generate_release(course_dir=HERE, db_url=None, env=None):
+    """`nbgrader generate_assignment ch17 --force` in `course_dir` (in environment `env`,
+    default this process's); returns the release path."""
     args = ["generate_assignment", ASSIGNMENT, "--force"]
     if db_url:
         args.append(f"--CourseDirectory.db_url={db_url}")
-    nbgrader(args, course_dir)
+    nbgrader(args, course_dir, env=env)
     return os.path.join(course_dir, "release", ASSIGNMENT, NOTEBOOK)
 
 

@@ -57,7 +57,7 @@ def main():
     from genimg_kit.probes.device import accelerator
 
     device = accelerator()  # before the restrictions: a GPU runtime starts here
-    applied, missing = confine.restrict(plan, confine.readable_paths(BLOCKED_PACKAGES))
+    applied, missing = confine.restrict(plan, *confine.readable_paths(BLOCKED_PACKAGES))
     for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
         del sys.modules[name]
     sys.meta_path.insert(0, AnswerKeyBlocker())

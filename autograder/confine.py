@@ -108,11 +108,12 @@ def _check(result, what):
     return result
 
 
-def landlock(readable, writable, abi, bind_ports=()):
+def landlock(readable, writable, abi, bind_ports=(), listable=()):
     """Restricts this process (and all it starts) to reading `readable` and writing
-    `writable` (paths; a missing one is skipped), with no TCP connect, no TCP bind but
-    to `bind_ports` and, from ABI 6, no signal or abstract socket across the sandbox's
-    edge. Returns what it enforces."""
+    `writable` (paths; a missing one is skipped), listing the names in the `listable`
+    folders (and below them) without reading their files, with no TCP connect, no TCP
+    bind but to `bind_ports` and, from ABI 6, no signal or abstract socket across the
+    sandbox's edge. Returns what it enforces."""
     if not abi:
         raise OSError(errno.ENOSYS, "this kernel (or its container's seccomp profile) offers no Landlock")
     handled = _handled_fs(abi)
@@ -123,7 +124,7 @@ def landlock(readable, writable, abi, bind_ports=()):
     ruleset = _check(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.c_char_p(attr[:size]),
                                    ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset")
     try:
-        for paths, rights in ((readable, READ), (writable, handled)):
+        for paths, rights in ((listable, FS_READ_DIR), (readable, READ), (writable, handled)):
             for path in paths:
                 try:
                     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
@@ -504,10 +505,11 @@ def drop_capabilities():
     return ["no-capabilities"]
 
 
-def restrict(plan, readable):
-    """Applies every limit this machine offers to this process, reading only `readable`;
-    returns (applied, missing): mechanism names, and {mechanism: why not} for those
-    that could not be applied (or that `plan.skip` names)."""
+def restrict(plan, readable, listable=()):
+    """Applies every limit this machine offers to this process, reading only `readable`
+    and listing only those and the `listable` folders (readable_paths); returns
+    (applied, missing): mechanism names, and {mechanism: why not} for those that could
+    not be applied (or that `plan.skip` names)."""
     applied, missing = [], {}
 
     def step(name, apply):
@@ -535,7 +537,7 @@ def restrict(plan, readable):
     step("seccomp-sockets", lambda: seccomp_sockets(allow_tcp=plan.ports is not None))
     devices = glob.glob("/dev/nvidia*") + glob.glob("/dev/dri/*")  # a GPU runtime's device files
     step("landlock-fs", lambda: landlock(readable, [plan.scratch, *plan.writable, os.devnull, *devices],
-                                         landlock_abi(), plan.ports or ()))
+                                         landlock_abi(), plan.ports or (), listable))
     return applied, missing
 
 
@@ -546,10 +548,16 @@ def can_drop_user(plan):
 
 
 def readable_paths(blocked, packages=()):
-    """What the submission may read: the system folders, the Python installation, every
+    """(readable, listable): what the submission may read, and the folders whose names
+    alone it may list. Readable: the system folders, the Python installation, every
     folder of sys.path and every imported package's folder, less the folders of the
     `blocked` top-level packages (the answer key, the grader): a folder that holds one is
-    opened entry by entry, down to it (Landlock only allows, so a hole is made by omission).
+    opened entry by entry, down to it (Landlock only allows, so a hole is made by
+    omission). Such a folder (site-packages, say) stays listable, and everything below
+    it: without its listing, importlib.metadata finds no distribution, so no entry point
+    (Matplotlib's inline backend, Keras-Hub's presets) and no version. A blocked
+    package's file names are listable too, its files' contents not: its distribution's
+    RECORD names them anyway.
     `packages`: top-level packages not imported yet whose folders must be readable (an
     editable install's are on no sys.path entry)."""
     blocked_dirs = {os.path.realpath(folder) for name in blocked for folder in package_folders(name)}
@@ -559,10 +567,10 @@ def readable_paths(blocked, packages=()):
              *[entry for entry in sys.path if os.path.isdir(entry)]]
     for module in list(sys.modules.values()):  # packages found by path hooks (editable installs)
         paths += [f for f in getattr(module, "__path__", None) or () if isinstance(f, str)]
-    allowed = []
+    readable, listable = [], []
     for path in dict.fromkeys(os.path.realpath(p) for p in paths if os.path.exists(p)):
-        allowed += _without(path, blocked_dirs)
-    return list(dict.fromkeys(allowed))
+        _without(path, blocked_dirs, readable, listable)
+    return list(dict.fromkeys(readable)), list(dict.fromkeys(listable))
 
 
 def package_folders(name):
@@ -589,15 +597,18 @@ def sandbox_user():
     return uid, uid, [sys.base_prefix, sys.prefix, *packages]
 
 
-def _without(path, blocked_dirs):
-    """[path], or, when a blocked folder is in or below it, its entries less that folder."""
+def _without(path, blocked_dirs, readable, listable):
+    """Adds `path` to `readable`, or, when a blocked folder is in or below it, adds it to
+    `listable` and each of its entries but that folder to `readable`, recursively."""
     if any(path == b or path.startswith(b + os.sep) for b in blocked_dirs):
-        return []
+        return
     if not any(b.startswith(path.rstrip(os.sep) + os.sep) for b in blocked_dirs):
-        return [path]
+        readable.append(path)
+        return
+    listable.append(path)
     # Each entry by its real path: a rule on a link (a venv's lib64 -> lib) opens its target.
-    return [p for child in sorted(os.listdir(path))
-            for p in _without(os.path.realpath(os.path.join(path, child)), blocked_dirs)]
+    for child in sorted(os.listdir(path)):
+        _without(os.path.realpath(os.path.join(path, child)), blocked_dirs, readable, listable)
 
 
 def python_readable_by_others(paths):

@@ -117,8 +117,8 @@ def main(argv):
     os.environ.update(environment, HOME=plan.scratch, TMPDIR=plan.scratch, MPLCONFIGDIR=plan.scratch,
                       IPYTHONDIR=os.path.join(plan.scratch, ".ipython"), KERAS_HOME=keras_home,
                       JPY_PARENT_PID="1")  # its parent is pid 1 of its namespace: ipykernel watches no other
-    readable = confine.readable_paths(BLOCKED_PACKAGES, packages=("genimg_kit", "autograder", "keras"))
-    applied, missing = confine.restrict(plan, [*readable, workdir, keras_home, plan.scratch])
+    readable, listable = confine.readable_paths(BLOCKED_PACKAGES, packages=("genimg_kit", "autograder", "keras"))
+    applied, missing = confine.restrict(plan, [*readable, workdir, keras_home, plan.scratch], listable)
     os.chdir(workdir)
     isolation = confine.isolation(entered + applied + not_root,
                                   {**unentered, **missing})

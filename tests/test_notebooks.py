@@ -31,6 +31,7 @@ import pytest
 from autograder.kernel import KERNEL_NAME
 from genimg_kit.parts import PARTS as POINTS_TABLE
 from genimg_kit.parts import part_points
+from tests.as_users import shell_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSIGNMENTS = os.path.join(ROOT, "assignments")
@@ -91,18 +92,18 @@ def _submit(course, student, write):
     write(os.path.join(folder, build.NOTEBOOK))
 
 
-def _build_course(course):
+def _build_course(course, env):
     build.make_course(course)
-    release_path = build.generate_release(course)
+    release_path = build.generate_release(course, env=env)
     release = nbformat.read(release_path, as_version=4)
     source = nbformat.read(build.SOURCE, as_version=4)
     _submit(course, "solution", lambda p: nbformat.write(solution_submission(release, source), p))
     _submit(course, "untouched", lambda p: nbformat.write(release, p))
     _submit(course, "mixed", lambda p: nbformat.write(mixed_submission(release, source), p))
     _submit(course, "corrupt", lambda p: open(p, "w").write('{"cells": [ this is not JSON'))
-    autograde = build.nbgrader(["autograde", build.ASSIGNMENT, "--force"], course, check=False)
-    feedback = build.nbgrader(["generate_feedback", build.ASSIGNMENT, "--force"], course, check=False)
-    export = build.nbgrader(["export"], course, check=False)
+    autograde = build.nbgrader(["autograde", build.ASSIGNMENT, "--force"], course, env=env, check=False)
+    feedback = build.nbgrader(["generate_feedback", build.ASSIGNMENT, "--force"], course, env=env, check=False)
+    export = build.nbgrader(["export"], course, env=env, check=False)
     return {
         name: {"returncode": run.returncode, "log": run.stdout + run.stderr}
         for name, run in (("autograde", autograde), ("feedback", feedback), ("export", export))
@@ -113,8 +114,10 @@ def _build_course(course):
 def course(tmp_path_factory):
     """The graded course folder and what each nbgrader command returned and logged.
 
-    Under xdist the workers of one session share the session's base folder:
-    the first to take the lock builds the course, the others reuse it.
+    nbgrader runs as root from an ordinary shell (tests/as_users.py: PATH, and a HOME
+    whose keras.json picks the backend; nothing else). Under xdist the workers of one
+    session share the session's base folder: the first to take the lock builds the
+    course, the others reuse it.
     """
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     base = tmp_path_factory.getbasetemp()
@@ -125,7 +128,7 @@ def course(tmp_path_factory):
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = os.path.join(course, "runs.json")
         if not os.path.exists(done):
-            runs = _build_course(course)
+            runs = _build_course(course, shell_environment(str(base / f"home_{backend}"), backend))
             with open(done, "w") as f:
                 json.dump(runs, f)
         with open(done) as f:
@@ -135,13 +138,16 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scores(course):
+    return gradebook_scores(course[0], STUDENTS)
+
+
+def gradebook_scores(path, students):
     """{student: {grade_id: auto score}}, and the totals, read from nbgrader's gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    path, _ = course
     table = {}
     with Gradebook(f"sqlite:///{os.path.join(path, 'gradebook.db')}", "genimg") as gb:
-        for student in STUDENTS:
+        for student in students:
             try:
                 notebook = gb.find_submission_notebook(build.NOTEBOOK[:-6], build.ASSIGNMENT, student)
             except MissingEntry:
