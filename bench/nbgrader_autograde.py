@@ -10,8 +10,10 @@ key (it must score 100, or the run stops). Then `nbgrader autograde ch17
 --force` is timed `--repeats` times in each kernel, alternating, wall clock,
 as an instructor would run it: the course's confined kernel
 (`genimg-confined`, autograder/kernel.py) and IPython's own (`python3`,
-`--Execute.kernel_name=python3`), a new kernel each time, the notebook executed in fast mode (nbgrader
-sets NBGRADER_EXECUTION) and offline (GENIMG_OFFLINE=1), the hidden checks
+`--Execute.kernel_name=python3`), a new kernel each time, from an ordinary
+shell (only PATH and HOME, whose `~/.keras/keras.json` picks the backend:
+tests/as_users.py), the notebook executed in fast mode, which nbgrader's
+NBGRADER_EXECUTION selects and which never downloads, the hidden checks
 included.
 
 The figures (command, machine, date, load, min / median / max per backend)
@@ -40,6 +42,7 @@ _spec.loader.exec_module(build)
 HEADING = "## nbgrader autograde"
 sys.path.insert(0, ROOT)
 from autograder.kernel import KERNEL_NAME  # noqa: E402
+from tests.as_users import shell_environment  # noqa: E402
 
 
 def machine():
@@ -89,11 +92,11 @@ KERNELS = (KERNEL_NAME, "python3")  # the course's, and IPython's own unconfined
 def bench_backend(backend, repeats):
     import nbformat
 
-    env = dict(os.environ, KERAS_BACKEND=backend, GENIMG_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("GENIMG_BUDGET", None)  # the fast budget must come from nbgrader itself
     with tempfile.TemporaryDirectory() as tmp:
+        # An instructor's shell: PATH and HOME, whose keras.json picks the backend; nothing else.
+        env = shell_environment(os.path.join(tmp, "home"), backend)
         course = build.make_course(os.path.join(tmp, "course"))
-        release = nbformat.read(build.generate_release(course), as_version=4)
+        release = nbformat.read(build.generate_release(course, env=env), as_version=4)
         source = nbformat.read(build.SOURCE, as_version=4)
         folder = os.path.join(course, "submitted", "student", build.ASSIGNMENT)
         os.makedirs(folder)
@@ -156,7 +159,7 @@ public and hidden checks in every check cell (the two convergence checks
 train small models), and writing the gradebook.
 
 - Command: `python bench/nbgrader_autograde.py --backends {args.backends} --repeats {args.repeats}`
-  (each run: `cd <course> && KERAS_BACKEND=<backend> GENIMG_OFFLINE=1 nbgrader autograde ch17 --force --Execute.kernel_name=<kernel>`)
+  (each run, from a shell with only PATH and HOME, the backend in `~/.keras/keras.json`: `cd <course> && nbgrader autograde ch17 --force --Execute.kernel_name=<kernel>`)
 - Machine: {machine()}; the table gives the 1-minute load average at the
   start of each run (a 2-core machine is idle near 0 and saturated at 2).
 - Software: Python {platform.python_version()}, {versions()}

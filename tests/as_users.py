@@ -18,6 +18,8 @@ import sys
 import sysconfig
 import tempfile
 
+from autograder import confine
+
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 NOBODY = pwd.getpwnam("nobody").pw_uid if "nobody" in {p.pw_name for p in pwd.getpwall()} else 65534
 
@@ -32,19 +34,6 @@ def shell_environment(home, backend, python_bin=None):
     return {"PATH": os.pathsep.join([python_bin or os.path.dirname(sys.executable), SYSTEM_PATH]), "HOME": home}
 
 
-def _readable_by_others(path):
-    """Whether every folder down to `path` lets other users through, and `path` is readable."""
-    path = os.path.realpath(path)
-    folder = path
-    while True:
-        mode = os.stat(folder).st_mode
-        if not mode & 0o001 or (folder == path and not mode & 0o004):
-            return False
-        if folder == os.sep:
-            return True
-        folder = os.path.dirname(folder)
-
-
 def python_for_a_normal_user(uid=NOBODY):
     """(folder, why): a world-readable folder with a venv (its `bin/`) that user `uid` can
     run, seeing this environment's packages; (None, why not) where there is none.
@@ -55,10 +44,10 @@ def python_for_a_normal_user(uid=NOBODY):
     packages, installed the same way (the kit, the grader and the answer key included)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     packages = list(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-    if not all(_readable_by_others(p) for p in packages):
+    if not all(confine.python_readable_by_others([p]) for p in packages):
         return None, f"other users cannot read this environment's packages ({', '.join(packages)})"
     candidates = [os.path.realpath(sys.executable), shutil.which(f"python{version}", path=SYSTEM_PATH)]
-    python = next((p for p in candidates if p and _readable_by_others(p)), None)
+    python = next((p for p in candidates if p and confine.python_readable_by_others([p])), None)
     if python is None:
         return None, f"no Python {version} that other users can run"
     folder = tempfile.mkdtemp(prefix="genimg-user-python-")
