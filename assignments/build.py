@@ -1,9 +1,8 @@
 """Regenerates the student release and the executed solutions from the source notebook.
 
-    python assignments/build.py              # both
-    python assignments/build.py release      # assignments/release/ch17/ (real nbgrader)
-    python assignments/build.py release --kit-source SPEC --colab-repo OWNER/REPO@BRANCH
-    python assignments/build.py solutions    # solutions/ch17_image_generation.ipynb
+    python assignments/build.py release --kit-source URL [--colab-repo OWNER/REPO@BRANCH] [--course DIR]
+    python assignments/build.py release --repository-copy   # assignments/release/ch17/, this repository's
+    python assignments/build.py solutions                   # solutions/ch17_image_generation.ipynb
 
 The one source of truth is `assignments/source/ch17/ch17_image_generation.ipynb`
 (the answer key's code in nbgrader solution cells, hidden tests in the locked
@@ -11,16 +10,18 @@ check cells). From it:
 
 - **release**: `nbgrader generate_assignment ch17 --force`, run in a
   temporary copy of this course with a throw-away gradebook; only `release/`
-  changes here. Two values in the release can be set: where the notebook's
-  install cell gets the student kit (`--kit-source`: a package name, a
-  wheel's URL, or `git+https://...#subdirectory=kit`) and the repository its
-  "open in Colab" link points at (`--colab-repo`, `--colab-path`). They are
+  changes here. A release for students says where its install cell gets the
+  student kit (`--kit-source`: a wheel's URL or
+  `git+https://...#subdirectory=kit`; a bare name, which the public index
+  would resolve, is refused) and may link to Colab (`--colab-repo`,
+  `--colab-path`; a placeholder such as OWNER/REPO is refused). They are
   filled into the copy's source before nbgrader runs, so the release's
-  checksums match its cells; the committed source keeps the defaults, and the
-  committed release is what the defaults produce. With `--course DIR` the
-  release is built in the nbgrader course folder DIR instead (created if
-  needed, with this folder's `nbgrader_config.py` and the filled-in source),
-  for an instructor's own course.
+  checksums match its cells. The committed source has neither, and the
+  committed release is its `--repository-copy`: its first cell tells a
+  student to ask course staff for the notebook the course released. With
+  `--course DIR` the release is built in the nbgrader course folder DIR
+  instead (created if needed, with this folder's `nbgrader_config.py` and
+  the filled-in source), for an instructor's own course.
 - **solutions**: the source notebook executed top to bottom with nbclient,
   offline (`GENIMG_OFFLINE=1`: the offline MNIST digits, procedural flowers
   and the tiny, randomly initialised Stable Diffusion 3), at a budget
@@ -60,15 +61,18 @@ SOLUTIONS = os.path.join(ROOT, "solutions", NOTEBOOK)
 # The check cells and the points each must show in the solutions: the points table.
 CHECK_POINTS = {f"check_{part}": parts.part_points(part) for part in parts.PARTS}
 
-# What the source notebook says, and so the committed release: the install cell
-# installs `genimg-kit` by name (from an index the instructor publishes it to),
-# and the Colab link has placeholders for the repository holding the release.
-KIT_SOURCE = "genimg-kit"
-COLAB_REPO = "OWNER/REPO@main"
+# What the source notebook says, and so the committed release (the repository's own
+# copy, which no course released): no kit source, so its install cell tells a student
+# to ask course staff for the course's notebook, and no Colab link, only a sentence
+# that a release's link replaces.
+KIT_SOURCE = None
+COLAB_SENTENCE = "open the notebook from the link your course gives you"
 COLAB_PATH = os.path.relpath(RELEASE, ROOT)
-# The install cell's one assignment, and the link in the first markdown cell.
+# The install cell's one assignment of KIT_SOURCE.
 KIT_SOURCE_LINE = re.compile(r"^KIT_SOURCE = .*$", re.MULTILINE)
-COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+# Where a kit source says the kit lives; a bare name would be looked up on the public
+# index, where anybody may register it.
+KIT_LOCATIONS = ("https://", "http://", "git+https://", "git+ssh://", "file:")
 
 
 def nbgrader(args, course_dir, env=None, check=True, **kwargs):
@@ -112,23 +116,39 @@ def with_kit_source(code, kit_source):
     return KIT_SOURCE_LINE.sub(lambda _: f"KIT_SOURCE = {json.dumps(kit_source)}", code, count=1)
 
 
+def check_kit_source(kit_source):
+    """Raises ValueError unless `kit_source` says where the kit lives (a URL)."""
+    if not kit_source:
+        raise ValueError("a release for students needs --kit-source, the kit's address (a wheel's URL or "
+                         "git+https://...#subdirectory=kit); --repository-copy writes this repository's own copy")
+    if not kit_source.startswith(KIT_LOCATIONS):
+        raise ValueError(
+            f"--kit-source wants the kit's address, a wheel's URL or git+https://...#subdirectory=kit, "
+            f"not {kit_source!r}: a bare name is looked up on the public index, where anybody may register "
+            "it (docs/INSTRUCTORS.md, 'Hand out the kit')")
+
+
 def colab_url(repo, path=COLAB_PATH):
     """Colab's address for the notebook at `path` in GitHub repository `OWNER/REPO[@BRANCH]`."""
     name, _, branch = repo.partition("@")
-    if name.count("/") != 1 or not all(name.split("/")):
-        raise ValueError(f"--colab-repo wants OWNER/REPO or OWNER/REPO@BRANCH, not {repo!r}")
+    if name.count("/") != 1 or not all(name.split("/")) or name.upper() == "OWNER/REPO":
+        raise ValueError(f"--colab-repo wants your repository's OWNER/REPO or OWNER/REPO@BRANCH, not {repo!r}")
     return f"https://colab.research.google.com/github/{name}/blob/{branch or 'main'}/{path.lstrip('/')}"
 
 
-def fill_in_release_options(nb, kit_source, colab_repo, colab_path=COLAB_PATH):
-    """Sets the install cell's KIT_SOURCE and the first markdown cell's Colab link, in place."""
+def fill_in_release_options(nb, kit_source, colab_repo=None, colab_path=COLAB_PATH):
+    """Sets the install cell's KIT_SOURCE and, given a repository, puts the Colab link in
+    the first markdown cell, in place. Raises ValueError on a source or repository that
+    is a placeholder."""
+    check_kit_source(kit_source)
     cell = install_cell(nb)
     cell.source = with_kit_source(cell.source, kit_source)
-    first = next(c for c in nb.cells if c.cell_type == "markdown")
-    if not COLAB_LINK.search(first.source):
-        raise ValueError("the first markdown cell has no Colab link to fill in")
-    url = colab_url(colab_repo, colab_path)
-    first.source = COLAB_LINK.sub(lambda _: url, first.source)
+    if colab_repo is not None:
+        url = colab_url(colab_repo, colab_path)
+        first = next(c for c in nb.cells if c.cell_type == "markdown")
+        if COLAB_SENTENCE not in first.source:
+            raise ValueError(f"the first markdown cell has no {COLAB_SENTENCE!r} for the Colab link")
+        first.source = first.source.replace(COLAB_SENTENCE, f"[open this notebook in Colab]({url})", 1)
     return nb
 
 
@@ -142,26 +162,29 @@ def generate_release(course_dir=HERE, db_url=None, env=None):
     return os.path.join(course_dir, "release", ASSIGNMENT, NOTEBOOK)
 
 
-def build_release(kit_source=KIT_SOURCE, colab_repo=COLAB_REPO, colab_path=COLAB_PATH, course=None):
-    """Generates the release with the given kit source and Colab link.
-
-    Into `assignments/release/` from a temporary copy of this course, or, with
-    `course`, in that course folder (with its own gradebook).
-    """
+def build_release(kit_source, colab_repo=None, colab_path=COLAB_PATH, course=None):
+    """Generates a release for students: the install cell's kit source filled in, and
+    the Colab link when a repository is given. Into `assignments/release/` from a
+    temporary copy of this course, or, with `course`, in that course folder (with its
+    own gradebook). `kit_source` None: the repository's own copy, which tells a student
+    to ask course staff for the course's notebook."""
     import nbformat
 
     with tempfile.TemporaryDirectory() as tmp:
         course_dir = make_course(course or os.path.join(tmp, "course"))
-        source = os.path.join(course_dir, "source", ASSIGNMENT, NOTEBOOK)
-        nb = nbformat.read(source, as_version=4)
-        nbformat.write(fill_in_release_options(nb, kit_source, colab_repo, colab_path), source)
+        if kit_source is not None:
+            source = os.path.join(course_dir, "source", ASSIGNMENT, NOTEBOOK)
+            nb = nbformat.read(source, as_version=4)
+            nbformat.write(fill_in_release_options(nb, kit_source, colab_repo, colab_path), source)
         if course:
             path = generate_release(course_dir)
         else:
             generated = generate_release(course_dir, db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
             shutil.copytree(os.path.dirname(generated), os.path.dirname(RELEASE), dirs_exist_ok=True)
             path = RELEASE
-    print(f"wrote {path} (kit from {kit_source}; Colab link {colab_url(colab_repo, colab_path)})")
+    link = f"Colab link {colab_url(colab_repo, colab_path)}" if colab_repo else "no Colab link"
+    print(f"wrote {path} (kit from {kit_source}; {link})" if kit_source else
+          f"wrote {path}: the repository's copy, with no kit source and no Colab link")
 
 
 class _Config(dict):
@@ -333,31 +356,42 @@ def build_solutions(backend=None, budget="cpu"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     # No `choices` with nargs="*": argparse then rejects the empty default (Python 3.11).
-    parser.add_argument("what", nargs="*", help="release, solutions, or both (default)")
+    parser.add_argument("what", nargs="*", help="release, solutions, or both")
     parser.add_argument("--backend", help="Keras backend for the solutions (default: "
                         "$KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
                         help="budget the solutions are executed at (default: cpu)")
-    parser.add_argument("--kit-source", default=KIT_SOURCE, metavar="SPEC",
-                        help="what the release's install cell installs: a package name, a wheel's "
-                        f"URL, or git+https://...#subdirectory=kit (default: {KIT_SOURCE})")
-    parser.add_argument("--colab-repo", default=COLAB_REPO, metavar="OWNER/REPO[@BRANCH]",
-                        help="the GitHub repository the release's Colab link opens the notebook "
-                        f"from (default: {COLAB_REPO}, a placeholder; branch main when not given)")
+    parser.add_argument("--kit-source", metavar="URL",
+                        help="where the release's install cell gets the student kit: a wheel's URL, or "
+                        "git+https://...#subdirectory=kit (required for a release students get)")
+    parser.add_argument("--repository-copy", action="store_true",
+                        help="write the repository's own copy instead: no kit source (its first cell "
+                        "tells a student to ask course staff for the course's notebook), no Colab link")
+    parser.add_argument("--colab-repo", metavar="OWNER/REPO[@BRANCH]",
+                        help="the GitHub repository the release's Colab link opens the notebook from "
+                        "(branch main when not given; no link without it)")
     parser.add_argument("--colab-path", default=COLAB_PATH, metavar="PATH",
                         help=f"the notebook's path in that repository (default: {COLAB_PATH})")
     parser.add_argument("--course", metavar="DIR",
                         help="build the release in this nbgrader course folder (created if needed) "
                         "instead of assignments/release/")
     args = parser.parse_args(argv)
-    what = args.what or ["release", "solutions"]
+    what = args.what
+    if not what:
+        parser.error("say what to build: release (--kit-source URL, or --repository-copy), solutions, or both")
     unknown = set(what) - {"release", "solutions"}
     if unknown:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
-    try:
-        colab_url(args.colab_repo, args.colab_path)
-    except ValueError as error:
-        parser.error(str(error))
+    if "release" in what and args.repository_copy:
+        if args.kit_source or args.colab_repo:
+            parser.error("--repository-copy has no kit source and no Colab link")
+    elif "release" in what:
+        try:
+            check_kit_source(args.kit_source)
+            if args.colab_repo is not None:
+                colab_url(args.colab_repo, args.colab_path)
+        except ValueError as error:
+            parser.error(str(error))
     if "release" in what:
         build_release(args.kit_source, args.colab_repo, args.colab_path, args.course)
     if "solutions" in what:

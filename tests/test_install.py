@@ -166,7 +166,7 @@ def first_run(setup):
 def test_install_cell_installs_the_kit_from_the_wheel_url(setup, first_run):
     result = first_run["result"]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Installing the student kit from {setup['server'].url(setup['wheel'])}" in result.stdout
+    assert f"from {setup['server'].url(setup['wheel'])} ..." in result.stdout
     assert "Successfully installed genimg-kit-" in result.stdout
     # Everything, pip's own messages included, is on stdout: nbgrader zeroes a cell with stderr.
     assert result.stderr == ""
@@ -196,7 +196,8 @@ def test_second_run_does_nothing(setup, first_run):
     requests = len(setup["server"].requests)
     result = run(setup, setup["cell"])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "genimg_kit is already installed: nothing to do."
+    version = importlib.metadata.version("genimg-kit")
+    assert result.stdout.strip() == f"genimg_kit {version} is installed: nothing to do."
     assert result.stderr == ""
     assert len(setup["server"].requests) == requests
     assert set(os.listdir(setup["site_packages"])) == first_run["after"]
@@ -204,16 +205,37 @@ def test_second_run_does_nothing(setup, first_run):
 
 def test_release_options_fill_the_install_cell_and_the_colab_link():
     source = nbformat.read(build.SOURCE, as_version=4)
-    # The defaults are what the committed source already says: the committed release is theirs.
-    defaults = build.fill_in_release_options(copy.deepcopy(source), build.KIT_SOURCE, build.COLAB_REPO)
-    assert [c.source for c in defaults.cells] == [c.source for c in source.cells]
+    namespace = {}
+    exec(build.KIT_SOURCE_LINE.search(build.install_cell(source).source).group(0), namespace)
+    assert namespace["KIT_SOURCE"] is None  # the repository's copy installs nothing by name
     nb = build.fill_in_release_options(
         copy.deepcopy(source), "git+https://github.com/alice/dlp.git@fall#subdirectory=kit",
         "alice/dlp@fall")
-    namespace = {}
     exec(build.KIT_SOURCE_LINE.search(build.install_cell(nb).source).group(0), namespace)
     assert namespace["KIT_SOURCE"] == "git+https://github.com/alice/dlp.git@fall#subdirectory=kit"
-    assert ("https://colab.research.google.com/github/alice/dlp/blob/fall/"
-            "assignments/release/ch17/ch17_image_generation.ipynb") in nb.cells[0].source
+    assert ("[open this notebook in Colab](https://colab.research.google.com/github/alice/dlp/blob/fall/"
+            "assignments/release/ch17/ch17_image_generation.ipynb)") in nb.cells[0].source
+    assert build.COLAB_SENTENCE not in nb.cells[0].source
     changed = [i for i, (a, b) in enumerate(zip(nb.cells, source.cells)) if a.source != b.source]
     assert changed == [0, source.cells.index(build.install_cell(source))]
+    without_link = build.fill_in_release_options(copy.deepcopy(source), "https://course.example.org/kit.whl")
+    assert without_link.cells[0].source == source.cells[0].source
+
+
+@pytest.mark.parametrize("kit_source, colab_repo", [
+    (None, "alice/dlp"), ("", "alice/dlp"), ("genimg-kit", "alice/dlp"),
+    ("https://course.example.org/kit.whl", "OWNER/REPO"), ("https://course.example.org/kit.whl", "owner/repo@main"),
+    ("https://course.example.org/kit.whl", "alice"),
+], ids=["no source", "empty source", "a bare name", "placeholder repository", "placeholder, any case",
+        "no owner"])
+def test_a_release_with_a_placeholder_is_refused(kit_source, colab_repo):
+    source = nbformat.read(build.SOURCE, as_version=4)
+    with pytest.raises(ValueError):
+        build.fill_in_release_options(source, kit_source, colab_repo)
+    release = open(build.RELEASE, "rb").read()
+    command = [sys.executable, os.path.join(ROOT, "assignments", "build.py"), "release", "--colab-repo", colab_repo]
+    refused = subprocess.run(command + (["--kit-source", kit_source] if kit_source is not None else []),
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert ("--kit-source" if "kit.whl" not in str(kit_source) else "--colab-repo") in refused.stderr
+    assert open(build.RELEASE, "rb").read() == release
