@@ -19,7 +19,8 @@ import pytest
 
 from autograder import confine
 
-pytestmark = pytest.mark.skipif(not confine.landlock_abi(), reason="this kernel offers no Landlock")
+pytestmark = [pytest.mark.skipif(not confine.landlock_abi(), reason="this kernel offers no Landlock"),
+              pytest.mark.one_backend]  # no Keras in it
 
 CONFINED = """\
 import importlib.metadata, json, os, sys, tempfile
