@@ -177,7 +177,7 @@ def test_committed_release_is_generated_from_the_committed_source(course):
     committed = nbformat.read(build.RELEASE, as_version=4)
     assert len(generated.cells) == len(committed.cells)
     for index, (a, b) in enumerate(zip(_comparable(generated)[1], _comparable(committed)[1])):
-        assert a == b, f"release cell {index} drifted from the source: run `python assignments/build.py release`"
+        assert a == b, f"release cell {index} drifted from the source: run `python assignments/build.py release --repository-copy`"
     assert generated.metadata == committed.metadata
 
 
