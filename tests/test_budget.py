@@ -21,6 +21,26 @@ def test_auto_is_cpu_without_a_gpu_and_full_with_one(monkeypatch):
     assert select_budget("auto").name == "full"
 
 
+def test_auto_says_what_full_costs_before_it_starts_and_how_to_choose_cpu(monkeypatch, capsys):
+    monkeypatch.setattr(budget, "_gpu_visible", lambda: True)
+    select_budget("auto")
+    said = capsys.readouterr()
+    assert said.err == ""  # nbgrader zeroes a cell that writes to stderr
+    full = BUDGETS["full"]
+    for fact in (f"{full.vae_steps:,} VAE steps", f"{full.diffusion_epochs} epochs", "minutes to an hour on a GPU",
+                 "Kaggle", "licence", 'select_budget("cpu")'):
+        assert fact in said.out, (fact, said.out)
+
+
+def test_a_budget_the_student_chose_is_not_questioned(monkeypatch, capsys):
+    monkeypatch.setattr(budget, "_gpu_visible", lambda: True)
+    select_budget("full")
+    select_budget("cpu")
+    monkeypatch.setenv("GENIMG_BUDGET", "full")
+    select_budget("auto")
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.parametrize("value, expected", [("fast", "fast"), ("full", "full"), ("auto", "cpu"),
                                              ("", "cpu")])
 def test_the_environment_variable_chooses_under_auto(monkeypatch, value, expected):

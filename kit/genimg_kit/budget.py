@@ -126,13 +126,24 @@ def _gpu_visible():
     return False
 
 
+def full_budget_warning():
+    """What `auto` tells a student when a GPU makes it choose `full`, before anything runs:
+    what `full` costs, and how to choose `cpu` instead."""
+    full = BUDGETS["full"]
+    return (f"*** Budget 'auto' chose 'full' because Keras sees a GPU: {full.shows}. That is "
+            f"{full.vae_steps:,} VAE steps, {full.diffusion_epochs} epochs of {full.image_size} x "
+            f"{full.image_size} flowers after the Oxford Flowers 102 download, and Stable Diffusion 3 "
+            "medium: a download of several GB from Kaggle that needs the model's licence accepted there "
+            'first. For minutes instead, write select_budget("cpu") in this cell. ***')
+
+
 def select_budget(name="auto"):
     """The `Budget` called `name`; `"auto"` picks one from the environment.
 
     Under nbgrader (`NBGRADER_EXECUTION` is set) the answer is always `fast`:
     grading has a time limit per cell. `"auto"` then reads `GENIMG_BUDGET`;
-    without it, it takes `full` when the Keras backend sees a GPU, and `cpu`
-    when it does not.
+    without it, it takes `full` when the Keras backend sees a GPU (and prints
+    what that costs, `full_budget_warning()`), and `cpu` when it does not.
     """
     if os.environ.get("NBGRADER_EXECUTION"):
         return BUDGETS["fast"]
@@ -140,6 +151,8 @@ def select_budget(name="auto"):
         name = os.environ.get("GENIMG_BUDGET") or "auto"
     if name == "auto":
         name = "full" if _gpu_visible() else "cpu"
+        if name == "full":
+            print(full_budget_warning(), flush=True)
     if name not in BUDGETS:
         raise ValueError(f"unknown budget {name!r}: choose one of {', '.join(BUDGETS)} or 'auto'")
     return BUDGETS[name]
