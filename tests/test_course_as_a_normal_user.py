@@ -27,9 +27,8 @@ from tests.as_users import NOBODY, as_user, python_for_a_normal_user, shell_envi
 from tests.test_notebooks import build, gradebook_scores, solution_submission
 
 # What differs for a normal user is the confinement (a user namespace, no uid to drop to),
-# not the backend: the course runs on the jax pass, whose one-backend load is the lighter;
-# root's run of the course (test_notebooks) is on both.
-pytestmark = [pytest.mark.slow, pytest.mark.one_backend("jax")]
+# not the backend: CI runs this course on one pass; root's run (test_notebooks) is on both.
+pytestmark = [pytest.mark.slow, pytest.mark.one_backend]
 STUDENTS = ("solution", "untouched")
 
 
