@@ -61,11 +61,10 @@ SOLUTIONS = os.path.join(ROOT, "solutions", NOTEBOOK)
 # The check cells and the points each must show in the solutions: the points table.
 CHECK_POINTS = {f"check_{part}": parts.part_points(part) for part in parts.PARTS}
 
-# What the source notebook says, and so the committed release (the repository's own
-# copy, which no course released): no kit source, so its install cell tells a student
-# to ask course staff for the course's notebook, and no Colab link, only a sentence
+# The source notebook, and so the committed release (the repository's own copy, which
+# no course released), says `KIT_SOURCE = None`: its install cell tells a student to ask
+# course staff for the course's notebook. It has no Colab link either, only a sentence
 # that a release's link replaces.
-KIT_SOURCE = None
 COLAB_SENTENCE = "open the notebook from the link your course gives you"
 COLAB_PATH = os.path.relpath(RELEASE, ROOT)
 # The install cell's one assignment of KIT_SOURCE.

@@ -11,7 +11,6 @@ exactly that environment, as root (CI, Gradescope) or as a normal user
 
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 from autograder import confine
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
-NOBODY = pwd.getpwnam("nobody").pw_uid if "nobody" in {p.pw_name for p in pwd.getpwall()} else 65534
+NOBODY = 65534  # the unprivileged uid the tests become
 
 
 def shell_environment(home, backend, python_bin=None):
@@ -44,7 +43,7 @@ def python_for_a_normal_user(uid=NOBODY):
     packages, installed the same way (the kit, the grader and the answer key included)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     packages = list(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-    if not all(confine.python_readable_by_others([p]) for p in packages):
+    if not confine.python_readable_by_others(packages):
         return None, f"other users cannot read this environment's packages ({', '.join(packages)})"
     candidates = [os.path.realpath(sys.executable), shutil.which(f"python{version}", path=SYSTEM_PATH)]
     python = next((p for p in candidates if p and confine.python_readable_by_others([p])), None)

@@ -24,19 +24,17 @@ ONE_BACKEND = "tensorflow"
 NO_DOWNLOADS = "the tests never download: only this machine (loopback) may be reached"
 
 
-def _loopback(address):
-    host = address[0] if isinstance(address, tuple) else address
-    if not isinstance(host, str):
-        return True  # an AF_UNIX path or an abstract name: this machine
+def _loopback(host):
+    """Whether an IPv4/IPv6 host (an address, or a name connect would resolve) is this machine."""
     try:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
-        return host == "localhost" or not host  # a file path (AF_UNIX), or a name only loopback may have
+        return host in ("localhost", "")  # "": connect's name for this machine
 
 
 def _guarded(method):
     def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
             raise OSError(f"{NO_DOWNLOADS} (asked for {address!r})")
         return method(self, address)
 

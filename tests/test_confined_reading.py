@@ -11,7 +11,6 @@ package with its distribution's metadata and an entry point.
 """
 
 import json
-import os
 import subprocess
 import sys
 

@@ -20,11 +20,11 @@ import time
 import pytest
 
 from autograder import confine
+from tests.as_users import NOBODY, as_user
 from tests.test_confinement import ATTEMPT, Listeners
 
 pytestmark = pytest.mark.one_backend  # no Keras in it
 
-NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 ATTACKER = """\
@@ -73,8 +73,7 @@ def attacked():
     mark = f"9{os.getpid() % 1000}.{os.getpid()}"
     aims = {"writable": writable, "secret": secret, "tcp": listeners.tcp.getsockname()[1], "udp": listeners.udp.getsockname()[1],
             "grader": os.getpid(), "mark": mark}
-    done = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                           SYSTEM_PYTHON, "-I", os.path.join(code, "attacker.py"), json.dumps(aims)],
+    done = subprocess.run(as_user(NOBODY, [SYSTEM_PYTHON, "-I", os.path.join(code, "attacker.py"), json.dumps(aims)]),
                           cwd=folder, capture_output=True, text=True, timeout=60)
     time.sleep(0.5)  # the namespace's processes are gone once its pid 1 is: give the kernel a moment
     listeners.close()
