@@ -5,12 +5,12 @@ Run nbgrader from this folder: `cd assignments && nbgrader generate_assignment c
 
 import os
 
-from autograder.kernel import use_confined_kernel
+from autograder.isolation.kernel import use_confined_kernel
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 # Every notebook nbgrader runs (autograde, validate) runs in genimg's confined
-# kernel (autograder/kernel.py): its cells write only their own folder and a
+# kernel (autograder/isolation/kernel.py): its cells write only their own folder and a
 # scratch folder, read no answer key, reach no network and leave no process
 # behind. `genimg-grade reconcile` still re-grades every notebook in isolation
 # afterwards: confinement cannot stop a cell that rebinds a check in memory.

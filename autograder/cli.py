@@ -81,7 +81,7 @@ def main(argv=None):
         return 2
     from autograder import writers
     from autograder.grade import grade
-    from autograder.sandbox import GraderError
+    from autograder.grade import GraderError
 
     def write(record):
         if args.json:

@@ -1,7 +1,7 @@
 """Where the batch pool's gradings run: on this machine, or on a Dask cluster.
 
     for outcome in LocalExecutor(2, "OUT/batch.log").run(jobs, (parts, backend, limits), timeout): ...
-    for outcome in DaskExecutor("tcp://host:8786", "OUT/batch.log").run(jobs, ...): ...
+    for outcome in DaskExecutor("tcp://host:8786", "OUT/batch.log", limits).run(jobs, ...): ...
 
 An executor is the swappable half of `autograder.pool`: it takes jobs
 (student, path) and yields one `Outcome` per job as each ends, in any order.
@@ -14,7 +14,7 @@ killed, sandbox and all, without touching anything else.
 
 - `LocalExecutor(workers, log_path)`: `workers` slots here. The timeout is
   enforced from this process: past it, the slot is killed and replaced.
-- `DaskExecutor(address, log_path)`: one `Client.submit` of `grade_remote`
+- `DaskExecutor(address, log_path, limits)`: one `Client.submit` of `grade_remote`
   per submission, as many in flight as the cluster has worker threads,
   collected with `as_completed`. The task runs on a Dask worker, which keeps warm slots of
   its own (one per thread that grades); the task waits at most `timeout` for
@@ -44,13 +44,6 @@ import time
 import uuid
 
 import psutil
-
-# Seconds to reach a scheduler, and to wait for its first worker.
-CONNECT_SECONDS = 20.0
-WORKERS_SECONDS = 300.0
-# The most of a slot's output one task sends back to the log.
-LOG_TAIL_BYTES = 100_000
-
 
 class BatchError(Exception):
     """The batch cannot run at all (bad folder, duplicate student ids, broken grader, no cluster)."""
@@ -113,7 +106,7 @@ def _warm():
 def _grade_one(path, parts, backend, limits):
     """Grades one submission; returns its record as `to_json()` (pickled back to the parent)."""
     from autograder.grade import failed_record, grade
-    from autograder.sandbox import GraderError
+    from autograder.grade import GraderError
 
     try:
         record = grade(path, parts=parts, backend=backend, limits=limits)
@@ -243,20 +236,20 @@ def pack(path):
 class DaskExecutor:
     """Each submission a task on the Dask cluster whose scheduler is at `address`."""
 
-    def __init__(self, address, log_path, connect_seconds=None, workers_seconds=None):
+    def __init__(self, address, log_path, limits):
         try:
             import distributed
         except ImportError as error:
             raise BatchError("--scheduler needs dask and distributed, which are not installed here "
                              "(pip install 'genimg[dask]', here and on every worker)") from error
         self.address, self.log_path, self.futures = address, pathlib.Path(log_path), {}
-        connect_seconds = CONNECT_SECONDS if connect_seconds is None else connect_seconds
+        connect_seconds = limits.dask_connect_seconds
         try:
             self.client = distributed.Client(address, timeout=connect_seconds, set_as_default=False)
         except Exception as error:  # refused, timed out, a bad address: nothing to grade with
             raise BatchError(f"cannot reach the Dask scheduler at {address} within {connect_seconds:g} s: "
                              f"{error}") from error
-        self.workers_seconds = WORKERS_SECONDS if workers_seconds is None else workers_seconds
+        self.workers_seconds = limits.dask_workers_seconds
 
     def wait_for_workers(self):
         try:
@@ -353,7 +346,7 @@ def grade_remote(path, packed, parts, backend, limits, timeout):
     """
     with tempfile.TemporaryDirectory(prefix="genimg-submission-") as folder:
         local = _unpack(pathlib.Path(folder), pathlib.Path(path).name, packed)
-        slot = _take_slot(timeout)
+        slot = _take_slot(timeout, limits.log_tail_bytes)
         started = time.monotonic()
         future = slot.executor.submit(_grade_one, str(local), parts, backend, limits)
         kind, value = "record", None
@@ -368,7 +361,7 @@ def grade_remote(path, packed, parts, backend, limits, timeout):
         seconds = time.monotonic() - started
         if kind in ("timeout", "died"):
             slot.kill()
-    result = {"kind": kind, "value": value, "seconds": seconds, "log": _new_output(slot),
+    result = {"kind": kind, "value": value, "seconds": seconds, "log": _new_output(slot, limits.log_tail_bytes),
               "worker": _worker_address(), "pid": slot.pid}
     if kind in ("timeout", "died"):
         _discard(slot)
@@ -378,7 +371,7 @@ def grade_remote(path, packed, parts, backend, limits, timeout):
     return result
 
 
-def _take_slot(timeout):
+def _take_slot(timeout, log_tail_bytes):
     """An idle warm slot of this worker, or a new one once it is warm."""
     with _idle_lock:
         while _idle:
@@ -396,7 +389,7 @@ def _take_slot(timeout):
         slot.warm.result(timeout=max(timeout, 60.0))
         assert slot.ready
     except Exception as error:
-        output = _new_output(slot)
+        output = _new_output(slot, log_tail_bytes)
         slot.kill()
         _discard(slot)
         raise WorkerSetupError(f"the grader would not start on {_worker_address()}: {error!r}\n{output}") from None
@@ -422,8 +415,8 @@ def _allow_children():
         process.daemon = False
 
 
-def _new_output(slot):
-    """What the slot's worker wrote since the last call (its last LOG_TAIL_BYTES)."""
+def _new_output(slot, tail_bytes):
+    """What the slot's worker wrote since the last call (its last `tail_bytes`)."""
     try:
         with open(slot.log_path, "rb") as f:
             f.seek(slot.log_offset)
@@ -431,7 +424,7 @@ def _new_output(slot):
     except OSError:
         return ""
     slot.log_offset += len(data)
-    return data[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+    return data[-tail_bytes:].decode("utf-8", errors="replace")
 
 
 def _discard(slot):

@@ -11,15 +11,19 @@ import os
 import pathlib
 import time
 
-from autograder import container as containers
 from autograder.hidden import HIDDEN
+from autograder.isolation import container as containers
+from autograder.isolation.sandbox import RemoteSubject, Sandbox, SandboxStartError
 from autograder.limits import Limits
 from autograder.record import GradeRecord, Note
-from autograder.sandbox import RemoteSubject, Sandbox
 from autograder.submission import UnreadableSubmission, read_submission
 from genimg_kit.checks.battery import failed_part, run_part
 from genimg_kit.checks.core import SubmissionDied
 from genimg_kit.parts import PARTS, missing_names
+
+
+class GraderError(Exception):
+    """The grader itself could not run (not the submission's fault)."""
 
 
 def default_backend():
@@ -55,7 +59,7 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     parts not graded yet marked so): a caller that writes it keeps per-part
     credit if it is stopped from outside.
 
-    Raises autograder.sandbox.GraderError only when the grader itself cannot
+    Raises GraderError only when the grader itself cannot
     run (the sandbox fails to start before any student code is loaded).
     """
     started = time.monotonic()  # the deadline counts from here
@@ -113,7 +117,10 @@ class _Run:
         first_start = self.sandbox is None
         self.close()
         stage = time.perf_counter()
-        self.sandbox = Sandbox(self.backend, self.limits, self.container)
+        try:
+            self.sandbox = Sandbox(self.backend, self.limits, self.container)
+        except SandboxStartError as error:
+            raise GraderError(str(error)) from None
         self.timings["sandbox start"] += time.perf_counter() - stage
         self.isolation = self.isolation or self.sandbox.isolation
         self.profile = self.sandbox.accelerator if self.limits.profile == "auto" else self.limits.profile

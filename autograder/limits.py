@@ -8,6 +8,7 @@ outside, the time limit a Gradescope bundle gets, the GitHub Classroom step's
 
 import dataclasses
 import math
+import os
 
 from genimg_kit.parts import PARTS
 
@@ -37,11 +38,25 @@ class Limits:
     # there, so a student gets the same headroom as on a CPU.
     gpu_runtime_mb: int = 8192
     output_bytes: int = 20_000  # of the submission's stdout, and of its stderr
-    # What the submission may start and write (autograder.confine): processes beyond
+    # What the submission may start and write (autograder.isolation.confine): processes beyond
     # the child's own threads (RLIMIT_NPROC, and the watchdog's count of its tree),
     # and MiB of files, in one file (RLIMIT_FSIZE) and in its scratch folder as a whole.
     processes: int = 256
     scratch_mb: int = 256
+    # The confined kernel of an nbgrader course (autograder.isolation.kernel) runs a
+    # whole notebook, not one probe: more memory than a sandbox (the chapter's
+    # notebook trains two models), a larger scratch folder, CPU time for an hour
+    # on every core, and nbgrader's limit on one cell (the course's Execute.timeout).
+    kernel_memory_mb: int = 8192
+    kernel_scratch_mb: int = 1024
+    kernel_cpu_seconds_per_core: int = 3600
+    notebook_cell_seconds: int = 600
+    # A Dask cluster (batch --scheduler): seconds to reach its scheduler, and to
+    # wait for its first worker; the most of a grading's output one task sends
+    # back to the batch's log.
+    dask_connect_seconds: float = 20.0
+    dask_workers_seconds: float = 300.0
+    log_tail_bytes: int = 100_000
     # The smallest container memory in which the reference grades 100 (the grader
     # and its sandbox together), per backend: bench/container_fit.py, measured
     # on 2026-12-01 (tensorflow: 640 MB fails, 768 passes; jax: 896 fails, 1024 passes).
@@ -104,6 +119,17 @@ class Limits:
         profiles = dict(self.deadline_seconds) if self.profile == "auto" else {self.profile: None}
         return max(self.deadline_for(p) for p in profiles) + self.start_seconds + DEADLINE_MARGIN_S
 
+    def sandbox_bounds(self):
+        """The sandbox child's confinement bounds (autograder.isolation.confine.Plan):
+        CPU time for a whole grade on every core."""
+        return dict(processes=self.processes, cpu_seconds=int(self.submission_seconds() * _cores()),
+                    file_mb=self.scratch_mb, memory_mb=self.memory_mb)
+
+    def kernel_bounds(self):
+        """The confined kernel's (autograder.isolation.kernel)."""
+        return dict(processes=self.processes, cpu_seconds=self.kernel_cpu_seconds_per_core * _cores(),
+                    file_mb=self.kernel_scratch_mb, memory_mb=self.kernel_memory_mb)
+
     def rows(self):
         """(what, value, where it applies) for `genimg-grade limits`."""
         rows = [
@@ -117,6 +143,14 @@ class Limits:
             ("output_bytes", f"{self.output_bytes}", "kept of the submission's stdout and of its stderr"),
             ("processes", f"{self.processes}", "processes the submission may start"),
             ("scratch_mb", f"{self.scratch_mb} MiB", "files the submission may write (its scratch folder)"),
+            ("kernel_memory_mb", f"{self.kernel_memory_mb} MiB", "the confined kernel of an nbgrader course"),
+            ("kernel_scratch_mb", f"{self.kernel_scratch_mb} MiB", "files the confined kernel may write"),
+            ("kernel_cpu_seconds_per_core", f"{self.kernel_cpu_seconds_per_core} s",
+             "CPU time of the confined kernel, per core"),
+            ("notebook_cell_seconds", f"{self.notebook_cell_seconds} s", "one notebook cell under nbgrader"),
+            ("dask_connect_seconds", f"{self.dask_connect_seconds:g} s", "reaching a Dask scheduler"),
+            ("dask_workers_seconds", f"{self.dask_workers_seconds:g} s", "waiting for a Dask cluster's first worker"),
+            ("log_tail_bytes", f"{self.log_tail_bytes}", "of a grading's output kept in the batch's log"),
             *[(f"container_need_mb[{b}]", f"{mb} MB", f"the smallest grading container on {b} (measured)")
               for b, mb in self.container_need_mb],
             ("profile", self.profile, "convergence budget"),
@@ -133,6 +167,10 @@ class Limits:
             ("classroom_job_minutes", f"{classroom_job_minutes(self)}", "the Classroom job's timeout-minutes"),
         ]
         return rows
+
+
+def _cores():
+    return os.cpu_count() or 1
 
 
 def gradescope_time_limit():

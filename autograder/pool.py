@@ -196,10 +196,10 @@ def write_summary(out, graded=None):
 # --- grading: one loop, either executor --------------------------------------------
 
 
-def _executor(workers, scheduler, log_path):
+def _executor(workers, scheduler, log_path, limits):
     if scheduler is None:
         return LocalExecutor(workers, log_path)
-    return DaskExecutor(scheduler, log_path)
+    return DaskExecutor(scheduler, log_path, limits)
 
 
 def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
@@ -229,7 +229,7 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
     todo = [(s, p) for s, p in submissions if needs_grading(out, s, force, retry_failed)]
     skipped = len(submissions) - len(todo)
     graded = {}
-    executor = _executor(workers, scheduler, out / LOG_NAME)
+    executor = _executor(workers, scheduler, out / LOG_NAME, limits)
 
     def record_of(outcome):
         path, kind, seconds = outcome.path, outcome.kind, outcome.seconds

@@ -46,7 +46,7 @@ class GradeRecord:
     notes: list = dataclasses.field(default_factory=list)  # Note
     seconds: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)  # stage -> seconds (benchmarks)
-    # What the kernel enforced on the submission's code (autograder.confine.isolation):
+    # What the kernel enforced on the submission's code (autograder.isolation.confine.mechanisms.isolation):
     # {"level": full|partial|none, "held": {guarantee: mechanisms}, "missing": {guarantee: why}};
     # empty when no sandbox started.
     isolation: dict = dataclasses.field(default_factory=dict)

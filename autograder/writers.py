@@ -15,7 +15,7 @@ from genimg_kit.checks.core import PartResult
 from genimg_kit.checks.report import check_details, format_part
 from genimg_kit.parts import PARTS, format_points
 
-from autograder.confine import describe as describe_isolation
+from autograder.isolation.confine import describe as describe_isolation
 from autograder.hidden import HIDDEN
 
 

@@ -9,7 +9,7 @@ the real nbgrader, and one submission: the release filled in with the answer
 key (it must score 100, or the run stops). Then `nbgrader autograde ch17
 --force` is timed `--repeats` times in each kernel, alternating, wall clock,
 as an instructor would run it: the course's confined kernel
-(`genimg-confined`, autograder/kernel.py) and IPython's own (`python3`,
+(`genimg-confined`, autograder/isolation/kernel.py) and IPython's own (`python3`,
 `--Execute.kernel_name=python3`), a new kernel each time, from an ordinary
 shell (only PATH and HOME, whose `~/.keras/keras.json` picks the backend:
 tests/as_users.py), the notebook executed in fast mode, which nbgrader's
@@ -41,7 +41,7 @@ _spec.loader.exec_module(build)
 
 HEADING = "## nbgrader autograde"
 sys.path.insert(0, ROOT)
-from autograder.kernel import KERNEL_NAME  # noqa: E402
+from autograder.isolation.kernel import KERNEL_NAME  # noqa: E402
 from tests.as_users import shell_environment  # noqa: E402
 
 

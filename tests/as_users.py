@@ -17,7 +17,7 @@ import sys
 import sysconfig
 import tempfile
 
-from autograder import confine
+from autograder.isolation import confine
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 NOBODY = 65534  # the unprivileged uid the tests become

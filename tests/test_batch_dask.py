@@ -16,6 +16,7 @@ Only the cheap kl_loss part is graded. The backend is $KERAS_BACKEND.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import pathlib
@@ -33,7 +34,10 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
 from autograder import cli, executors, pool  # noqa: E402
+from autograder.apps import batch as batch_app  # noqa: E402
+from autograder.apps.options import grading_limits  # noqa: E402
 from autograder.grade import failed_record  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
 from genimg_kit.parts import part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -270,7 +274,8 @@ def test_a_second_run_skips_everyone_graded(runs, cluster, capsys):
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch, capsys):
     pytest.importorskip("distributed")
     write(tmp_path / "class", "alice.py", CORRECT)
-    monkeypatch.setattr(executors, "CONNECT_SECONDS", 3.0)
+    quick = lambda args: dataclasses.replace(grading_limits(args), dask_connect_seconds=3.0)  # noqa: E731
+    monkeypatch.setattr(batch_app, "grading_limits", quick)
     address = f"tcp://127.0.0.1:{free_port()}"  # nobody listens there
     started = time.monotonic()
     code = cli.main(["batch", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--scheduler", address,
@@ -282,15 +287,14 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "out" / "alice").exists()
 
 
-def test_a_scheduler_without_workers_is_a_clear_error_unless_nothing_is_left(tmp_path, monkeypatch):
+def test_a_scheduler_without_workers_is_a_clear_error_unless_nothing_is_left(tmp_path):
     distributed = pytest.importorskip("distributed")
     write(tmp_path / "class", "alice.py", CORRECT)
-    monkeypatch.setattr(executors, "WORKERS_SECONDS", 2.0)
     with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1",
                                   dashboard_address=":0") as empty:
         with pytest.raises(pool.BatchError, match="has no workers after 2 s"):
             pool.run_batch(tmp_path / "class", tmp_path / "out", parts=PARTS, progress=False,
-                           scheduler=empty.scheduler_address)
+                           scheduler=empty.scheduler_address, limits=Limits(dask_workers_seconds=2.0))
         assert not (tmp_path / "out" / "alice").exists()
         # Everyone graded already: no worker needed, the summary is rebuilt.
         graded = failed_record(tmp_path / "class" / "alice.py", BACKEND, PARTS, "timeout", "too slow", 9.0)

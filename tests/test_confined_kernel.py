@@ -1,4 +1,4 @@
-"""nbgrader's autograde in the confined kernel (autograder/kernel.py, issue 14): notebook
+"""nbgrader's autograde in the confined kernel (autograder/isolation/kernel.py, issue 14): notebook
 tricks that write outside the notebook, change what later processes import, reach the
 network or outlive the kernel fail inside the kernel itself.
 
@@ -25,7 +25,7 @@ import nbformat
 import psutil
 import pytest
 
-from autograder.kernel import JUPYTER_DATA, KERNEL_NAME
+from autograder.isolation.kernel import JUPYTER_DATA, KERNEL_NAME
 from tests.test_confinement import ATTEMPT, Listeners
 from tests.test_integrity import (ASSIGNMENT, CORRECT_KL, CORRECT_SCHEDULE, NOTEBOOK, PARTS, POINTS, WRONG_KL,
                                   WRONG_SCHEDULE, gradebook_scores, nbgrader, source_notebook, student_notebook)
@@ -80,7 +80,7 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("confined_course")
     # The shipped course's way of choosing the kernel, in a course of our own.
     (root / "nbgrader_config.py").write_text(
-        "from autograder.kernel import use_confined_kernel\n"
+        "from autograder.isolation.kernel import use_confined_kernel\n"
         'c = get_config()\nc.CourseDirectory.course_id = "confined"\n'
         f"c.CourseDirectory.root = {str(root)!r}\nuse_confined_kernel(c)\n")
     (root / "source" / ASSIGNMENT).mkdir(parents=True)

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from autograder import confine
+from autograder.isolation import confine
 
 pytestmark = [pytest.mark.skipif(not confine.landlock_abi(), reason="this kernel offers no Landlock"),
               pytest.mark.one_backend]  # no Keras in it
@@ -25,10 +25,10 @@ CONFINED = """\
 import importlib.metadata, json, os, sys, tempfile
 site = sys.argv[1]
 sys.path.insert(0, site)
-from autograder import confine
+from autograder.isolation import confine
 
-readable, listable = confine.readable_paths(("secret_pkg",))
-applied, missing = confine.restrict(confine.Plan(tempfile.mkdtemp()), readable, listable)
+plan = confine.Plan(tempfile.mkdtemp(), processes=64, cpu_seconds=60, file_mb=16, memory_mb=512)
+applied, missing = confine.confine(plan, ("secret_pkg",))
 seen = {"landlock": "landlock-fs" in applied, "missing": missing,
         "distributions": sorted(d.metadata["Name"] for d in importlib.metadata.distributions(path=[site])),
         "version": importlib.metadata.version("other-pkg"),

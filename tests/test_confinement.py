@@ -22,7 +22,7 @@ import threading
 import psutil
 import pytest
 
-from autograder import confine
+from autograder.isolation import confine
 from autograder.grade import grade
 from autograder.limits import Limits
 from genimg_ref import diffusion, text_to_image, vae

@@ -1,6 +1,6 @@
 """The grading machine's own limits: read from its cgroup, and never blamed on a student.
 
-`autograder.container.detect` reads cgroup trees laid out here in tmp_path
+`autograder.isolation.container.detect` reads cgroup trees laid out here in tmp_path
 (v1 and v2, limits on the process's folder and on an ancestor). A child
 that the container's OOM killer kills makes the record's status
 "environment" (the grade is not valid), while a child that kills itself in
@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-from autograder import cli, container, grade as grading
+from autograder import cli, grade as grading
+from autograder.isolation import container
 from autograder.limits import Limits
 from tests import cgroup
 

@@ -22,7 +22,7 @@ import tempfile
 import nbformat
 import pytest
 
-from autograder.kernel import KERNEL_NAME
+from autograder.isolation.kernel import KERNEL_NAME
 from tests.as_users import NOBODY, as_user, python_for_a_normal_user, shell_environment
 from tests.test_notebooks import build, gradebook_scores, solution_submission
 

@@ -28,7 +28,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.kernel import KERNEL_NAME
+from autograder.isolation.kernel import KERNEL_NAME
 from genimg_kit.parts import PARTS as POINTS_TABLE
 from genimg_kit.parts import part_points
 from tests.as_users import shell_environment

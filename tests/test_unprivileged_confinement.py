@@ -1,10 +1,10 @@
-"""Confinement as a normal user (issue 14): the same autograder/confine.py, run by an
+"""Confinement as a normal user (issue 14): the same autograder/isolation/confine, run by an
 unprivileged uid, enters its namespaces through a user namespace that maps the user
 to itself and holds every guarantee.
 
 The grader's Python here lives under /root (mode 700), where no other user can
-start it, so the attacker runs the system's Python with a copy of confine.py
-(standard library only) in a world-readable folder, as uid 65534 (`setpriv`),
+start it, so the attacker runs the system's Python with a copy of the confine
+package (standard library only) in a world-readable folder, as uid 65534 (`setpriv`),
 and attacks from inside: a write to a folder that user may write, a read of a
 file that user may read, a TCP connection and a UDP datagram to listeners of
 this test, a signal to this test's process, a daemon in its own session.
@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from autograder import confine
+from autograder.isolation import confine
 from tests.as_users import NOBODY, as_user
 from tests.test_confinement import ATTEMPT, Listeners
 
@@ -34,10 +34,8 @@ import confine
 
 aims = json.loads(sys.argv[1])
 scratch = tempfile.mkdtemp()
-entered, unentered = confine.enter_namespaces(scratch, 16, (os.getuid(), os.getgid()), None)
 plan = confine.Plan(scratch, processes=64, cpu_seconds=60, file_mb=16, memory_mb=512)
-readable = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/dev", os.path.dirname(confine.__file__)]
-applied, missing = confine.restrict(plan, readable)
+applied, missing = confine.confine(plan, blocked=())
 """ + ATTEMPT + """\
 attempt("write a folder this user may write", lambda: open(os.path.join(aims["writable"], "x"), "w").write("x"))
 attempt("read a file this user may read", lambda: open(aims["secret"]).read())
@@ -46,7 +44,7 @@ attempt("UDP to a listener", lambda: socket.socket(socket.AF_INET, socket.SOCK_D
 attempt("signal the grader", lambda: os.kill(aims["grader"], 0))
 attempt("write the scratch folder", lambda: open(os.path.join(scratch, "ok"), "w").write("x"))
 subprocess.Popen(["sleep", aims["mark"]], start_new_session=True)
-print(json.dumps({"entered": entered, "applied": applied, "missing": {**unentered, **missing},
+print(json.dumps({"applied": applied, "missing": missing,
                   "uid": os.getuid(), "outcomes": outcomes}))
 """
 
@@ -59,7 +57,8 @@ def attacked():
     os.chmod(folder, 0o755)
     code = os.path.join(folder, "code")  # what the attacker may read: its own code
     os.mkdir(code)
-    shutil.copy(confine.__file__, os.path.join(code, "confine.py"))
+    shutil.copytree(os.path.dirname(confine.__file__), os.path.join(code, "confine"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
     with open(os.path.join(code, "attacker.py"), "w") as f:
         f.write(ATTACKER)
     writable = os.path.join(folder, "writable")
@@ -88,9 +87,9 @@ def test_a_normal_user_enters_every_namespace_and_applies_every_restriction(atta
     assert attacked["report"], attacked["done"].stderr[-3000:]
     report = attacked["report"]
     assert report["uid"] == NOBODY
-    assert {"user-namespace", "pid-namespace", "net-namespace", "scratch-tmpfs"} <= set(report["entered"])
-    assert {"rlimits", "seccomp-sockets", "landlock-fs"} <= set(report["applied"]), report["missing"]
-    isolation = confine.isolation(report["entered"] + report["applied"] + ["not-root"], report["missing"])
+    assert {"user-namespace", "pid-namespace", "net-namespace", "scratch-tmpfs", "not-root", "rlimits",
+            "seccomp-sockets", "landlock-fs"} <= set(report["applied"]), report["missing"]
+    isolation = confine.isolation(report["applied"], report["missing"])
     assert isolation["level"] == "full", isolation
 
 
@@ -107,12 +106,13 @@ def test_no_process_of_a_normal_user_outlives_the_sandbox(attacked):
 
 def test_off_linux_nothing_is_applied_and_the_result_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(confine, "LINUX", False)
-    entered, unentered = confine.enter_namespaces(str(tmp_path), 16, (os.getuid(), os.getgid()), None)
+    plan = confine.Plan(str(tmp_path), processes=64, cpu_seconds=60, file_mb=16, memory_mb=512)
     cwd = os.getcwd()
     try:
-        applied, missing = confine.restrict(confine.Plan(str(tmp_path)), ["/usr"])
+        applied, missing = confine.confine(plan, blocked=())
     finally:
         os.chdir(cwd)
-    assert entered == applied == []
-    line = confine.describe(confine.isolation(applied, {**unentered, **missing}))
+    assert set(applied) <= {"not-root"}
+    assert {"pid-namespace", "net-namespace", "uid", "rlimits", "seccomp-sockets", "landlock-fs"} <= set(missing)
+    line = confine.describe(confine.isolation(applied, missing))
     assert line.startswith("WARNING: isolation: none") and confine.NOT_LINUX in line, line

@@ -1,7 +1,7 @@
 """The sandbox: a child process that holds the submission's code.
 
 The grader talks to it through `Sandbox.request`. The child confines
-itself before any student code runs (autograder.confine: namespaces, a
+itself before any student code runs (autograder.isolation.confine: namespaces, a
 dedicated uid when the grader is root, rlimits, seccomp, Landlock; it writes
 only to a fresh scratch folder), and every limit is also enforced from out
 here: a time limit per request (the child is killed when it runs over), a
@@ -30,12 +30,15 @@ import time
 import numpy as np
 import psutil
 
-from autograder import confine
+from autograder.isolation import confine
+from autograder.isolation.confine.mechanisms import ENFORCED_BY, RLIMITS, SCRATCH_TMPFS
 from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
 
-CHILD_SCRIPT = pathlib.Path(__file__).with_name("_child.py")
-class GraderError(Exception):
-    """The grader itself could not run (not the submission's fault)."""
+CHILD_SCRIPT = pathlib.Path(__file__).with_name("child.py")
+
+
+class SandboxStartError(Exception):
+    """The child did not start: no student code ran, the grader itself failed."""
 
 
 class _CappedReader(threading.Thread):
@@ -96,7 +99,7 @@ def _folder_bytes(folder, enough):
 class Sandbox:
     def __init__(self, backend, limits, container):
         """Starts the child under `limits` (autograder.limits.Limits), inside
-        `container` (autograder.container.Container: the machine's own limits)."""
+        `container` (autograder.isolation.container.Container: the machine's own limits)."""
         self.backend, self.limits, self.container = backend, limits, container
         self.memory_mb = limits.memory_mb
         self.death = None  # why the child died, once it has
@@ -107,13 +110,9 @@ class Sandbox:
         self._own = set()  # the child's own processes (no student code), once it is ready
         self._counts_processes = False  # whether the watchdog must count them (a root child), once ready
         self.scratch = tempfile.mkdtemp(prefix="genimg-sandbox-")
-        uid, gid, python = confine.sandbox_user()
-        if uid >= 0:
-            os.chown(self.scratch, uid, gid)
-        self.plan = confine.Plan(self.scratch, uid, gid, python, processes=limits.processes,
-                                 cpu_seconds=int(limits.submission_seconds() * (os.cpu_count() or 1)),
-                                 file_mb=limits.scratch_mb, memory_mb=limits.memory_mb,
-                                 skip=[m for m in os.environ.get("GENIMG_CONFINE_SKIP", "").split(",") if m])
+        self.plan = confine.Plan.for_graded_code(self.scratch, limits.sandbox_bounds())
+        if self.plan.uid >= 0:
+            os.chown(self.scratch, self.plan.uid, self.plan.gid)
         read_fd, write_fd = os.pipe()
         env = dict(confine.inherited_environment(os.environ), KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
@@ -135,14 +134,14 @@ class Sandbox:
             ready, _ = self._receive(limits.start_seconds)
         except SubmissionDied as error:
             self.close()
-            raise GraderError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
+            raise SandboxStartError(f"the sandbox did not start: {error}\n{self.stderr.text()[-3000:]}") from None
         self.accelerator = ready.get("accelerator", "cpu")  # "gpu" when Keras computes on one
         self.memory_mb = self._memory_cap(limits.memory_for(self.accelerator))
         self._own = {p.pid for p in self._tree()}  # the child (and its namespace's parent): no student code yet
-        applied = ready["confinement"]["applied"] + (["not-root"] if uid < 0 else [])
+        applied = ready["confinement"]["applied"]
         # RLIMIT_NPROC holds for every uid but root's: only a child left root needs the count
         # (beside the kernel's limit, it raced it and could end a part before it reported).
-        self._counts_processes = "rlimits" not in applied or not set(confine.ENFORCED_BY["user"]) & set(applied)
+        self._counts_processes = RLIMITS not in applied or not set(ENFORCED_BY["user"]) & set(applied)
         self.applied = applied
         self.isolation = confine.isolation(applied, ready["confinement"]["missing"])
 
@@ -173,7 +172,7 @@ class Sandbox:
                 self._kill(f"the submission started more than {self.limits.processes} processes and was stopped")
                 return
             ticks += 1
-            if ticks % 10 == 0 and self.applied is not None and "scratch-tmpfs" not in self.applied \
+            if ticks % 10 == 0 and self.applied is not None and SCRATCH_TMPFS not in self.applied \
                     and _folder_bytes(self.scratch, self.limits.scratch_mb * 2**20) > self.limits.scratch_mb * 2**20:
                 self._kill(f"the submission wrote more than {self.limits.scratch_mb} MiB of files and was stopped")
                 return

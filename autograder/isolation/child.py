@@ -1,9 +1,9 @@
 """The sandbox child: runs a submission's code and answers probe requests.
 
-Started by autograder.sandbox as `python -I _child.py OUT_FD PLAN`, never
-imported. PLAN (autograder.confine.Plan, as JSON) says what to confine it to:
-namespaces first, before any library starts a thread; the rest once Keras is
-imported, before any student code runs.
+Started by autograder.isolation.sandbox as `python -I child.py OUT_FD PLAN`,
+never imported. PLAN (autograder.isolation.confine.Plan, as JSON) says what to
+confine it to: namespaces first, before any library starts a thread; the rest
+once Keras is imported, before any student code runs.
 Requests arrive on stdin (pickles from the grader); answers leave on the
 private pipe OUT_FD as a JSON header plus an .npz of plain numeric arrays, so
 nothing the student's code builds can travel back as an object. The answer
@@ -35,32 +35,38 @@ class AnswerKeyBlocker:
 
 
 def main():
-    from autograder import confine
+    from autograder.isolation import confine
 
     plan = confine.Plan.from_json(sys.argv[2])
-    owner = (plan.uid, plan.gid) if plan.uid >= 0 else (os.getuid(), os.getgid())
-    entered, unentered = confine.enter_namespaces(plan.scratch, plan.file_mb, owner, int(sys.argv[1]),
-                                                  plan.python, skip="namespaces" in plan.skip)
-    if "private-shm" in entered:
-        plan.writable.append(confine.SHM)
-    requests = os.fdopen(os.dup(0), "rb")
-    answers = os.fdopen(int(sys.argv[1]), "wb")
-    # The student's code gets an empty stdin; the protocol stays on private fds.
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+    channel = int(sys.argv[1])
+    started = {}
 
-    import keras  # noqa: F401  (loaded at start-up, before any student code)
+    def prepare(entered):
+        started["requests"] = os.fdopen(os.dup(0), "rb")
+        started["answers"] = os.fdopen(channel, "wb")
+        # The student's code gets an empty stdin; the protocol stays on private fds.
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+        # Loaded now, before any student code and before the restrictions.
+        import keras  # noqa: F401
+        import numpy  # noqa: F401
+
+        import genimg_kit.parts  # noqa: F401
+        import genimg_kit.probes  # noqa: F401
+        from genimg_kit.probes.device import accelerator
+
+        started["device"] = accelerator()  # before the restrictions: a GPU runtime starts here
+
+    applied, missing = confine.confine(plan, BLOCKED_PACKAGES, channel=channel, expose=plan.python,
+                                       prepare=prepare)
+    for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, AnswerKeyBlocker())
+    requests, answers = started["requests"], started["answers"]
     import numpy as np
 
     from genimg_kit import probes
     from genimg_kit.parts import GRADED_NAMES
-    from genimg_kit.probes.device import accelerator
-
-    device = accelerator()  # before the restrictions: a GPU runtime starts here
-    applied, missing = confine.restrict(plan, *confine.readable_paths(BLOCKED_PACKAGES))
-    for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, AnswerKeyBlocker())
 
     def send(header, arrays=None):
         buffer = io.BytesIO()
@@ -77,8 +83,8 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
-    send({"status": "ready", "accelerator": device,
-          "confinement": {"applied": entered + applied, "missing": {**unentered, **missing}}})
+    send({"status": "ready", "accelerator": started["device"],
+          "confinement": {"applied": applied, "missing": missing}})
     while (request := receive()) is not None:
         if request["op"] == "load":
             errors = []
