@@ -31,7 +31,7 @@ import numpy as np
 import psutil
 
 from autograder import confine
-from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
+from genimg_kit.checks.subject import MissingName, SubmissionDied, SubmissionError
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("_child.py")
 class GraderError(Exception):
