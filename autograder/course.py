@@ -63,7 +63,7 @@ import nbformat
 from autograder import pool, writers
 from autograder.grade import default_backend, failed_record
 from autograder.limits import Limits
-from genimg_kit.checks.core import LocalSubject
+from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, format_points, part_points
 
 CHECK_PREFIX = "check_"

@@ -18,7 +18,7 @@ from autograder.limits import Limits
 from autograder.record import GradeRecord, Note
 from autograder.submission import UnreadableSubmission, read_submission
 from genimg_kit.checks.battery import failed_part, run_part
-from genimg_kit.checks.core import SubmissionDied
+from genimg_kit.checks.subject import SubmissionDied
 from genimg_kit.parts import PARTS, missing_names
 
 

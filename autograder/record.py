@@ -9,7 +9,7 @@ only ever written from a record, never parsed to score one.
 
 import dataclasses
 
-from genimg_kit.checks.core import CheckResult, PartResult
+from genimg_kit.checks.results import CheckResult, PartResult
 
 # How a grading ended. "ok": graded, whatever the score. "error": the
 # submission could not be read, or the grader could not run on it.

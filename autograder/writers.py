@@ -11,8 +11,8 @@ import os
 import pathlib
 
 from genimg_kit.checks.battery import battery
-from genimg_kit.checks.core import PartResult
 from genimg_kit.checks.report import check_details, format_part
+from genimg_kit.checks.results import PartResult
 from genimg_kit.parts import PARTS, format_points
 
 from autograder.isolation.confine import describe as describe_isolation

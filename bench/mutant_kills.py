@@ -16,7 +16,7 @@ import keras
 
 from autograder.hidden import HIDDEN
 from genimg_kit.checks.battery import run_part
-from genimg_kit.checks.core import LocalSubject
+from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import part_points
 from tests.mutants import CORRECT_VARIANTS, GRADIENT_MUTANTS, MUTANTS
 

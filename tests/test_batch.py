@@ -21,7 +21,7 @@ from autograder import cli, pool  # noqa: E402
 from autograder.grade import failed_record  # noqa: E402
 from autograder.limits import Limits  # noqa: E402
 from autograder.record import GradeRecord  # noqa: E402
-from genimg_kit.checks.core import PartResult  # noqa: E402
+from genimg_kit.checks.results import PartResult  # noqa: E402
 from genimg_kit.parts import PARTS as PARTS_TABLE  # noqa: E402
 from genimg_kit.parts import part_points  # noqa: E402
 

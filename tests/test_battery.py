@@ -95,7 +95,7 @@ def test_the_points_table_holds_the_hidden_checks_weight():
 
 
 def test_a_public_check_is_worth_the_same_with_or_without_the_hidden_ones():
-    from genimg_kit.checks.core import failed_checks
+    from genimg_kit.checks.runner import failed_checks
 
     for part in PARTS:
         public = {c.id: c.max_points for c in failed_checks(part, battery(part), "x").checks}
@@ -120,7 +120,7 @@ def test_the_public_battery_alone_catches_the_parts_main_bug(mutant_id):
     import keras
 
     from genimg_kit.checks.battery import run_part
-    from genimg_kit.checks.core import LocalSubject
+    from genimg_kit.checks.subject import LocalSubject
     from tests.mutants import MUTANTS
 
     (mutant,) = [m for m in MUTANTS if m.id == mutant_id]
@@ -135,7 +135,9 @@ def test_the_public_battery_alone_catches_the_parts_main_bug(mutant_id):
 def test_a_report_shows_every_distinct_failure_with_its_inputs():
     from hypothesis import strategies as st
 
-    from genimg_kit.checks.core import LocalSubject, check, run_checks
+    from genimg_kit.checks.core import check
+    from genimg_kit.checks.runner import run_checks
+    from genimg_kit.checks.subject import LocalSubject
     from genimg_kit.checks.report import format_part
 
     @check("slerp", "two ways to fail", given=(st.integers(1, 5), st.floats(0.0, 1.0)))
@@ -154,7 +156,7 @@ def test_a_report_shows_every_distinct_failure_with_its_inputs():
 def test_drawn_inputs_read_as_python():
     import numpy as np
 
-    from genimg_kit.checks.core import format_value
+    from genimg_kit.checks.verdicts import format_value
 
     assert format_value((3,)) == "(3,)" and format_value((2, 5)) == "(2, 5)"
     assert format_value(np.array([[0.0, 1.5]], np.float32)) == "[[0.0, 1.5]]"
@@ -163,7 +165,9 @@ def test_drawn_inputs_read_as_python():
 
 
 def test_a_drawn_pair_reads_as_its_named_inputs():
-    from genimg_kit.checks.core import LocalSubject, check, run_checks
+    from genimg_kit.checks.core import check
+    from genimg_kit.checks.runner import run_checks
+    from genimg_kit.checks.subject import LocalSubject
     from genimg_kit.checks.strategies import mean_and_log_var
 
     @check("kl_loss", "rejects every input", given=mean_and_log_var())

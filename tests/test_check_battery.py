@@ -6,7 +6,7 @@ import pytest
 
 from autograder.hidden import HIDDEN
 from genimg_kit.checks.battery import run_part
-from genimg_kit.checks.core import LocalSubject
+from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, part_points
 from tests.mutants import CORRECT_VARIANTS, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, reference_source
 

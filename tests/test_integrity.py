@@ -28,7 +28,7 @@ import pytest
 
 from autograder import cli, course as course_lib
 from autograder.record import GradeRecord
-from genimg_kit.checks.core import CheckResult, PartResult
+from genimg_kit.checks.results import CheckResult, PartResult
 from genimg_kit.parts import format_points, part_points
 
 # The tricks patch Python objects of the kernel, and reconcile's re-grade is the
@@ -81,7 +81,7 @@ REBIND_FULL = """\
 import sys
 import genimg_kit.checks
 import genimg_kit.checks.battery as battery
-import genimg_kit.checks.core as core
+import genimg_kit.checks.results as results
 from genimg_kit.parts import part_points
 
 def _full_points(part, namespace=None, *args, **kwargs):
@@ -91,8 +91,8 @@ def _all_passed(part, subject=None, hidden=None):
     checks = battery.battery(part, hidden)
     total = sum(c.weight for c in checks)
     share = lambda c: part_points(part) * c.weight / total
-    return core.PartResult(part, [core.CheckResult(c.id, part, c.description, share(c), share(c), True,
-                                                   c.hidden) for c in checks])
+    return results.PartResult(part, [results.CheckResult(c.id, part, c.description, share(c), share(c), True,
+                                                         c.hidden) for c in checks])
 
 genimg_kit.checks.self_check = _full_points
 genimg_kit.checks.run_part = battery.run_part = _all_passed
@@ -104,11 +104,11 @@ for _name, _module in list(sys.modules.items()):
 # None as a test cell's last expression, and nothing printed: nbgrader gives full credit.
 REBIND_NOOP = """\
 import genimg_kit.checks
+import genimg_kit.checks.assertions as assertions
 import genimg_kit.checks.battery as battery
-import genimg_kit.checks.core as core
 genimg_kit.checks.self_check = lambda *args, **kwargs: None
 genimg_kit.checks.run_part = battery.run_part = lambda *args, **kwargs: None
-core.assert_close = lambda *args, **kwargs: None
+assertions.assert_close = lambda *args, **kwargs: None
 """
 
 FAKE_IMPORT = """\

@@ -15,7 +15,7 @@ from autograder.limits import Limits
 from genimg_kit.checks import convergence
 from genimg_kit.checks.battery import run_part
 from genimg_kit.checks.convergence import PROFILES
-from genimg_kit.checks.core import LocalSubject, SubmissionError
+from genimg_kit.checks.subject import LocalSubject, SubmissionError
 from tests.mutants import reference_source
 
 CORRECT_KL = reference_source("vae.py")

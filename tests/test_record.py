@@ -11,7 +11,8 @@ from autograder.hidden import HIDDEN
 from autograder.record import GradeRecord, Note
 from autograder import writers
 from genimg_kit.checks.battery import run_part
-from genimg_kit.checks.core import LocalSubject, PartResult
+from genimg_kit.checks.results import PartResult
+from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, part_points
 from tests.mutants import MUTANTS, reference_source
 

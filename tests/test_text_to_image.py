@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from genimg_kit import sd3
+from genimg_kit import sd3, sd3_workarounds, tiny_sd3
 from genimg_ref.text_to_image import interpolate_text_embeddings
 from genimg_ref.text_to_image import morph_strip
 from genimg_ref.text_to_image import slerp
@@ -42,7 +42,7 @@ def mean_abs_diff(a, b):
 
 @pytest.fixture(scope="module")
 def task():
-    return sd3.build_tiny_sd3(seed=0)
+    return tiny_sd3.build_tiny_sd3(seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def test_tiny_model_is_built_from_the_real_keras_hub_classes(task):
 
 
 def test_tiny_model_is_deterministic_for_a_seed(task):
-    same = sd3.build_tiny_sd3(seed=0)
-    other = sd3.build_tiny_sd3(seed=1)
+    same = tiny_sd3.build_tiny_sd3(seed=0)
+    other = tiny_sd3.build_tiny_sd3(seed=1)
     weights = [to_numpy(v) for v in task.weights]
     assert all(
         np.array_equal(w, to_numpy(v)) for w, v in zip(weights, same.weights)
@@ -88,7 +88,7 @@ def test_tiny_model_is_deterministic_for_a_seed(task):
 
 
 def test_tiny_vocabulary_is_valid_and_merges_whole_words(task):
-    vocabulary, merges = sd3.tiny_clip_vocabulary()
+    vocabulary, merges = tiny_sd3.tiny_clip_vocabulary()
     for rule in merges:
         a, b = rule.split(" ")
         assert a in vocabulary and b in vocabulary and a + b in vocabulary
@@ -252,13 +252,13 @@ def test_chapter_loop_without_configure_scheduler_uses_a_stale_schedule(
     JAX, so this runs the kit's compiled step, which reads the scheduler's
     current table exactly like an eager call (it is passed in as an input)."""
     backbone = task.backbone
-    denoise_step = sd3._compiled_denoise_step(task, guided=True)
+    denoise_step = sd3_workarounds.compiled_denoise_step(task, guided=True)
     guidance_scale = ops.convert_to_tensor(7.0)
 
     def chapter_loop(num_steps):
         latents = sd3.initial_latents(task, seed=SEED)
         for step in range(num_steps):
-            sigmas = sd3._padded_sigmas(backbone)  # Whatever table is set.
+            sigmas = sd3_workarounds.padded_sigmas(backbone)  # Whatever table is set.
             step = ops.convert_to_tensor(step, "int32")
             latents = denoise_step(
                 latents, embeddings, step, sigmas, guidance_scale
@@ -282,7 +282,9 @@ def test_chapter_loop_without_configure_scheduler_uses_a_stale_schedule(
     image = sd3.denoise_with_text_embeddings(
         task, embeddings, num_steps=2, seed=SEED
     )
-    decode_step = sd3._compile(task, "decode_step", backbone.decode_step)
+    decode_step = sd3_workarounds.compile_for_task(
+        task, "decode_step", backbone.decode_step
+    )
     expected = decode_step(ops.convert_to_tensor(fixed))[0]
     np.testing.assert_allclose(to_numpy(image), to_numpy(expected), atol=1e-4)
 

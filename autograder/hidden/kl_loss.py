@@ -1,6 +1,7 @@
 import numpy as np
 
-from genimg_kit.checks.core import assert_close, check
+from genimg_kit.checks.assertions import assert_close
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import kl_loss as probes
 

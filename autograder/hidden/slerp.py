@@ -1,6 +1,7 @@
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, check
+from genimg_kit.checks.assertions import assert_close
+from genimg_kit.checks.core import check
 from genimg_kit.checks.slerp import pair, run
 from genimg_kit.checks.strategies import seeds, small_shapes
 

@@ -32,7 +32,7 @@ import psutil
 
 from autograder.isolation import confine
 from autograder.isolation.confine.mechanisms import ENFORCED_BY, RLIMITS, SCRATCH_TMPFS
-from genimg_kit.checks.core import MissingName, SubmissionDied, SubmissionError
+from genimg_kit.checks.subject import MissingName, SubmissionDied, SubmissionError
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("child.py")
 
@@ -311,7 +311,7 @@ class Sandbox:
 
 
 class RemoteSubject:
-    """A check's view of the submission in the sandbox (see genimg_kit.checks.core)."""
+    """A check's view of the submission in the sandbox (see genimg_kit.checks.subject)."""
 
     def __init__(self, sandbox, deadline, seed=0, profile="cpu"):
         self.sandbox, self.deadline, self.seed, self.profile = sandbox, deadline, seed, profile

@@ -6,8 +6,8 @@ minimal counterexample Hypothesis found.
 """
 
 from genimg_kit.checks.battery import run_part
-from genimg_kit.checks.core import LocalSubject
 from genimg_kit.checks.report import format_part
+from genimg_kit.checks.subject import LocalSubject
 
 
 def self_check(part, namespace, hidden=None):

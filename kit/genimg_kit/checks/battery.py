@@ -11,7 +11,7 @@ Nothing is registered by importing anything.
 import dataclasses
 
 from genimg_kit.checks import convergence, denoise, diffusion_schedule, generate, kl_loss, sampler, slerp
-from genimg_kit.checks.core import failed_checks, run_checks
+from genimg_kit.checks.runner import failed_checks, run_checks
 from genimg_kit.parts import PARTS
 
 PUBLIC = {

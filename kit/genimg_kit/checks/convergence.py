@@ -24,7 +24,8 @@ import io
 
 import numpy as np
 
-from genimg_kit.checks.core import SubmissionError, check
+from genimg_kit.checks.core import check
+from genimg_kit.checks.subject import SubmissionError
 from genimg_kit.data import cached_mnist_digits, load_mnist_digits, procedural_flowers
 from genimg_kit.probes import convergence as probes
 

@@ -3,7 +3,8 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, assert_gradient, check
+from genimg_kit.checks.assertions import assert_close, assert_gradient
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import float_arrays, floats
 from genimg_kit.probes import denoise as probes
 

@@ -3,7 +3,8 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, assert_flows, check
+from genimg_kit.checks.assertions import assert_close, assert_flows
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import float_arrays
 from genimg_kit.probes import diffusion_schedule as probes
 

@@ -11,7 +11,8 @@ and its predictions are recomputed here, with numpy.
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, check
+from genimg_kit.checks.assertions import assert_close
+from genimg_kit.checks.core import check
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.probes import generate as probes
 

@@ -2,8 +2,10 @@
 
 import numpy as np
 
-from genimg_kit.checks.core import assert_gradient, check, format_value
+from genimg_kit.checks.assertions import assert_gradient
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import mean_and_log_var
+from genimg_kit.checks.verdicts import format_value
 from genimg_kit.probes import kl_loss as probes
 
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from genimg_kit.checks.core import assert_gradient, check
+from genimg_kit.checks.assertions import assert_gradient
+from genimg_kit.checks.core import check
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import sampler as probes

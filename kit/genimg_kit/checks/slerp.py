@@ -3,8 +3,10 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from genimg_kit.checks.core import assert_close, check, format_value
+from genimg_kit.checks.assertions import assert_close
+from genimg_kit.checks.core import check
 from genimg_kit.checks.strategies import gaussian_array, seeds, small_shapes
+from genimg_kit.checks.verdicts import format_value
 from genimg_kit.probes import slerp as probes
 
 times = st.floats(0.0, 1.0)
