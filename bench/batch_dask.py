@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from batch_scaling import machine, make_submissions  # noqa: E402
 
-from autograder import pool  # noqa: E402
+from autograder.batch import pool  # noqa: E402
 
 DEFAULT_PARTS = "sampler,kl_loss,slerp"
 

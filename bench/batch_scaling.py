@@ -32,7 +32,7 @@ import time
 
 import psutil
 
-from autograder import pool
+from autograder.batch import pool
 from genimg_kit.parts import PARTS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1, help="runs per configuration (median reported)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds per submission (default: computed from the part limits, "
-                             "autograder.pool.default_timeout)")
+                             "autograder.batch.pool.default_timeout)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     workers_list = [int(w) for w in args.workers.split(",")]

@@ -25,10 +25,10 @@ import time
 from PIL import Image
 
 from autograder.cli import main as grade_main
-from autograder.similarity import compare
+from autograder.report.similarity import compare
 from tests.synthetic_class import STARTER, copied_pairs, write_class
 from tests.synthetic_records import NOTEBOOK, write_reconcile
-from autograder import class_data
+from autograder.report import class_data
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "report" / "class_report.png"

@@ -17,7 +17,8 @@ import dataclasses
 import functools
 import random
 
-from autograder import course, pool
+from autograder.batch import pool
+from autograder.course import reconcile as course
 from autograder.grade import failed_record
 from genimg_kit.parts import PARTS
 

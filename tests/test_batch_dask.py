@@ -33,7 +33,8 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
-from autograder import cli, executors, pool  # noqa: E402
+from autograder import cli  # noqa: E402
+from autograder.batch import dask_client, dask_worker, pool, slot  # noqa: E402
 from autograder.apps import batch as batch_app  # noqa: E402
 from autograder.apps.options import grading_limits  # noqa: E402
 from autograder.grade import failed_record  # noqa: E402
@@ -47,7 +48,7 @@ TIMEOUT = 90.0
 # The hanging run's; the submissions after the hanging ones there are unreadable notebooks
 # (graded at once), and the class is graded on the same workers afterwards.
 SMALL_TIMEOUT = 15.0
-# The line executors.DaskExecutor writes to the log before each task's output.
+# The line dask_client.DaskExecutor writes to the log before each task's output.
 TASK_LINE = re.compile(r"^--- (\S+): (\w+) in ([\d.]+) s on Dask worker (\S+), grading process (\d+) ---$", re.M)
 
 
@@ -108,7 +109,7 @@ class Cluster:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         _, alive = psutil.wait_procs(everything, timeout=30)
-        executors._kill_all(alive)  # SIGKILL, with their process groups
+        slot.kill_all(alive)  # SIGKILL, with their process groups
         psutil.wait_procs(alive, timeout=10)
         for log in self.logs:
             log.close()
@@ -321,16 +322,16 @@ def test_pack_sends_the_files_the_grader_reads_and_unpacks_them(tmp_path):
     write(folder, "data.csv", "1,2")
     write(folder, ".hidden/secret.py", "")
     write(folder, "__pycache__/vae.py", "")
-    is_dir, files = executors.pack(folder)
+    is_dir, files = dask_client.pack(folder)
     assert is_dir and files == {"nb.ipynb": b"{}", "sub/more.py": b"x = 1\n", "vae.py": CORRECT.encode()}
     (tmp_path / "worker").mkdir()
-    copy = executors._unpack(tmp_path / "worker", "bob", (is_dir, files))
+    copy = dask_worker._unpack(tmp_path / "worker", "bob", (is_dir, files))
     assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == sorted(files)
     assert (copy / "sub" / "more.py").read_bytes() == b"x = 1\n"
-    single = executors._unpack(tmp_path / "worker", "alice.py", executors.pack(write(tmp_path, "alice.py", BUGGY)))
+    single = dask_worker._unpack(tmp_path / "worker", "alice.py", dask_client.pack(write(tmp_path, "alice.py", BUGGY)))
     assert single.read_text() == BUGGY
     with pytest.raises(ValueError, match="outside"):
-        executors._unpack(tmp_path / "worker", "eve", (True, {"../escaped.py": b""}))
+        dask_worker._unpack(tmp_path / "worker", "eve", (True, {"../escaped.py": b""}))
     assert not (tmp_path / "escaped.py").exists()
 
 

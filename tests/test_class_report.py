@@ -16,9 +16,9 @@ import subprocess
 import matplotlib.image
 import pytest
 
-from autograder import class_data, class_report, pool
+from autograder.report import class_data, class_report, pool
 from autograder.cli import main
-from autograder.similarity import compare
+from autograder.report.similarity import compare
 from tests.synthetic_class import STARTER, make_class, write_class
 from tests.synthetic_records import class_records, record, write_batch, write_reconcile
 

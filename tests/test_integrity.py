@@ -26,7 +26,8 @@ import time
 import nbformat
 import pytest
 
-from autograder import cli, course as course_lib
+from autograder import cli
+from autograder.course import reconcile as course_lib
 from autograder.record import GradeRecord
 from genimg_kit.checks.results import CheckResult, PartResult
 from genimg_kit.parts import format_points, part_points

@@ -1,8 +1,8 @@
-"""The similarity check (autograder.similarity) on the synthetic class of tests/synthetic_class.py."""
+"""The similarity check (autograder.report.similarity) on the synthetic class of tests/synthetic_class.py."""
 
 import pytest
 
-from autograder.similarity import FLAG_AT, compare, graded_code, normalise
+from autograder.report.similarity import FLAG_AT, compare, graded_code, normalise
 from genimg_kit.parts import GRADED_NAMES
 from tests.synthetic_class import (POOLS, STARTER, copied_pairs, disguise, notebook, write_class)
 

@@ -1,5 +1,5 @@
 """`genimg-grade batch DIR --out OUTDIR [--scheduler ADDRESS]`: a whole class, in parallel workers
-here or on a Dask cluster (autograder.pool)."""
+here or on a Dask cluster (autograder.batch.pool)."""
 
 import argparse
 import collections
@@ -7,7 +7,7 @@ import pathlib
 import sys
 import time
 
-from autograder import pool
+from autograder.batch import pool
 from autograder.apps.options import add_grading_options, add_timeout, add_workers, grading_limits, unknown_parts
 from autograder.record import STATUSES
 

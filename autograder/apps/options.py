@@ -51,7 +51,7 @@ def unknown_parts(prog, parts):
 
 
 def add_timeout(parser, what, limits=DEFAULTS):
-    """--timeout: None (computed from the limits, autograder.pool.default_timeout) unless given."""
+    """--timeout: None (computed from the limits, autograder.batch.pool.default_timeout) unless given."""
     parser.add_argument("--timeout", type=float, metavar="S",
                         help=f"wall seconds per {what} as a whole; past it the grader is killed and the "
                              f"submission is recorded as 'timeout' (default: the grade's own deadline and "
@@ -60,7 +60,7 @@ def add_timeout(parser, what, limits=DEFAULTS):
 
 
 def add_workers(parser, what):
-    from autograder.pool import default_workers
+    from autograder.batch.pool import default_workers
 
     workers = default_workers()
     parser.add_argument("--workers", type=int, default=workers, metavar="N",

@@ -1,11 +1,11 @@
 """`genimg-grade reconcile COURSE_DIR ASSIGNMENT`: nbgrader's in-kernel scores replaced by the
-isolated grader's (autograder.course)."""
+isolated grader's (autograder.course.reconcile)."""
 
 import argparse
 import sys
 import time
 
-from autograder import course
+from autograder.course import reconcile as course
 from autograder.apps.options import add_grading_options, add_timeout, add_workers, grading_limits
 
 

@@ -1,11 +1,11 @@
-"""`genimg-grade report OUTDIR`: one static HTML page about a graded class (autograder.class_report)."""
+"""`genimg-grade report OUTDIR`: one static HTML page about a graded class (autograder.report.class_report)."""
 
 import argparse
 import pathlib
 import sys
 import time
 
-from autograder import class_data, class_report, similarity
+from autograder.report import class_data, class_report, similarity
 
 # The release notebook, when the grader runs from a checkout of this repository.
 DEFAULT_STARTER = (pathlib.Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ Two layouts are read:
   `COURSE/reconcile/<ASSIGNMENT>.csv`, whose flagged rows are the tampering
   and disagreement flags.
 
-Scores are only ever read from grade records (`autograder.pool.read_record`),
+Scores are only ever read from grade records (`autograder.batch.pool.read_record`),
 never from summary.csv or Gradescope's test names. Where each student's code
 is, for the similarity check: `submissions` (a folder of one submission per
 student, as `genimg-grade batch` reads it) when given; otherwise, for a
@@ -28,7 +28,8 @@ import csv
 import dataclasses
 import pathlib
 
-from autograder import course, pool
+from autograder.batch import pool
+from autograder.course import reconcile as course
 
 
 class ClassError(Exception):

@@ -8,7 +8,7 @@ code, so the student's own cells can patch whatever those cells call (the
 check library, `__import__`, numpy's comparisons, ...) and raise their
 nbgrader score. Run after `nbgrader autograde`, `reconcile` re-grades every
 submitted notebook with the isolated grader (`autograder.grade.grade`
-through `autograder.pool.run_batch`: the student's definitions run in a
+through `autograder.batch.pool.run_batch`: the student's definitions run in a
 sandboxed child process, the verdicts are computed in the grader) and
 writes, through nbgrader's own API, the isolated score of each part as the
 manual score of its `check_<part>` grade cell. nbgrader counts a manual
@@ -60,7 +60,8 @@ import tempfile
 
 import nbformat
 
-from autograder import pool, writers
+from autograder import writers
+from autograder.batch import pool
 from autograder.grade import default_backend, failed_record
 from autograder.limits import Limits
 from genimg_kit.checks.subject import LocalSubject

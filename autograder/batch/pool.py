@@ -12,7 +12,7 @@ and, at the end, `OUT/summary.csv`, one row per grade record found in
 How it runs: `run_batch` is the one place that decides what to grade
 (resume, --force, --retry-failed), turns what comes back into grade records,
 writes them, shows progress and writes the summary. Where the gradings run
-is its executor (autograder/executors.py), one of two:
+is its executor, one of two (the modules of autograder.batch):
 
 - Local (the default): N worker processes (`concurrent.futures`, spawn
   context), each its own one-process pool, so one can be killed without
@@ -57,7 +57,9 @@ import sys
 from tqdm import tqdm
 
 from autograder import writers
-from autograder.executors import BatchError, DaskExecutor, LocalExecutor
+from autograder.batch.dask_client import DaskExecutor
+from autograder.batch.local import LocalExecutor
+from autograder.batch.outcome import BatchError
 from autograder.limits import Limits
 from autograder.record import GradeRecord
 from genimg_kit.parts import PARTS

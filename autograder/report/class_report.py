@@ -21,7 +21,7 @@ from the page. Sections:
    from reconcile (tampering, disagreement), a link to the full report;
    status "environment" is marked apart: the grading machine failed, not the
    student, and the submission is to be graded again;
-4. similarity (`autograder.similarity`): the most similar pairs, ranked;
+4. similarity (`autograder.report.similarity`): the most similar pairs, ranked;
    the flagged ones side by side, their matching code highlighted.
 
 Section 2 counts only graded submissions (status "ok"): a submission that
@@ -225,7 +225,7 @@ def similarity_view(similarity):
 def write_report(graded_class, out, similarity=None, png=False, pdf=False):
     """Writes the page at `out` and each student's page next to it; returns the paths written.
 
-    `similarity`: an autograder.similarity.Similarity of the class, or None
+    `similarity`: an autograder.report.similarity.Similarity of the class, or None
     (the section then says why there is none). `png`/`pdf`: also the figures
     as `<out>.png` / `<out>.pdf`.
     """
