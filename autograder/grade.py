@@ -19,7 +19,7 @@ from autograder.record import GradeRecord, Note
 from autograder.submission import UnreadableSubmission, read_submission
 from genimg_kit.checks.battery import failed_part, run_part
 from genimg_kit.checks.subject import SubmissionDied
-from genimg_kit.parts import PARTS, missing_names
+from genimg_kit.parts import PARTS, MissingName, missing_names
 
 
 class GraderError(Exception):
@@ -144,8 +144,7 @@ class _Run:
         if self.load_error is not None:
             return failed_part(part, self.load_error, HIDDEN)
         if missing := missing_names(part, self.defined):
-            return failed_part(part, f"{', '.join(f'`{n}`' for n in missing)} not defined "
-                                     "at the top level of the submission", HIDDEN)
+            return failed_part(part, str(MissingName(missing)), HIDDEN)
         if hung := [n for n in PARTS[part].names if n in self.walls]:
             return failed_part(part, "not run: " + "; ".join(
                 f"`{n}` did not answer within its own part's limit ({self.walls[n]}), and training "

@@ -66,7 +66,7 @@ def main():
     import numpy as np
 
     from genimg_kit import probes
-    from genimg_kit.parts import GRADED_NAMES
+    from genimg_kit.parts import GRADED_NAMES, MissingName
 
     def send(header, arrays=None):
         buffer = io.BytesIO()
@@ -102,8 +102,8 @@ def main():
             probes.set_seed(request["seed"])
             try:
                 arrays = probes.run_probe(namespace, request["probe"], request["arrays"])
-            except probes.NameNotDefined as error:
-                send({"status": "missing", "message": str(error)})
+            except MissingName as error:
+                send({"status": "missing", "names": error.names})
             except BaseException as error:  # SystemExit and KeyboardInterrupt included
                 send({"status": "error", "message": probes.describe_exception(error)})
             else:

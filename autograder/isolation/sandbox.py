@@ -32,7 +32,8 @@ import psutil
 
 from autograder.isolation import confine
 from autograder.isolation.confine.mechanisms import ENFORCED_BY, RLIMITS, SCRATCH_TMPFS
-from genimg_kit.checks.subject import MissingName, SubmissionDied, SubmissionError
+from genimg_kit.checks.subject import SubmissionDied, SubmissionError
+from genimg_kit.parts import MissingName
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("child.py")
 
@@ -323,7 +324,7 @@ class RemoteSubject:
                    "arrays": {k: np.asarray(v) for k, v in arrays.items()}}
         header, result = self.sandbox.request(message, timeout)
         if header["status"] == "missing":
-            raise MissingName(header["message"])
+            raise MissingName(header["names"])
         if header["status"] == "error":
             raise SubmissionError(header["message"])
         return result

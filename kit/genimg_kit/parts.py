@@ -9,6 +9,7 @@ how many points are left for grading.
 """
 
 import dataclasses
+import importlib
 import math
 
 
@@ -18,6 +19,9 @@ class Part:
     points: float
     tags: tuple  # Gradescope tags: the part id, or "convergence" plus the model
     hidden_weight: float = 0.0  # the weights of the part's hidden checks, summed
+    # The module that holds the part's checks and probes (genimg_kit.checks, genimg_kit.probes)
+    # and its hidden checks (autograder.hidden); "" for the part's own id.
+    module: str = ""
 
 
 PARTS = {
@@ -27,9 +31,9 @@ PARTS = {
     "denoise": Part(("denoise",), 12, ("denoise",), hidden_weight=1),
     "generate": Part(("generate",), 16, ("generate",), hidden_weight=2),
     "slerp": Part(("slerp",), 16, ("slerp",), hidden_weight=1),
-    "vae_convergence": Part(("Sampler", "kl_loss"), 10, ("convergence", "vae")),
+    "vae_convergence": Part(("Sampler", "kl_loss"), 10, ("convergence", "vae"), module="convergence"),
     "diffusion_convergence": Part(("diffusion_schedule", "denoise", "generate"), 10,
-                                  ("convergence", "diffusion")),
+                                  ("convergence", "diffusion"), module="convergence"),
 }
 
 # Points come in quarter points: at most two decimals, and exact in binary
@@ -67,6 +71,38 @@ def apportion(points, weights):
     return [share * QUANTUM for share in shares]
 
 
+def module_of(part):
+    return PARTS[part].module or part
+
+
+def part_modules(package):
+    """The modules of `package` that hold the parts (genimg_kit.probes'), in the table's order."""
+    names = dict.fromkeys(module_of(part) for part in PARTS)
+    return [importlib.import_module(f"{package}.{name}") for name in names]
+
+
+def checks_by_part(package, parts=tuple(PARTS)):
+    """{part: checks} for `parts`, from the `CHECKS` of each one's module in `package`
+    (genimg_kit.checks, autograder.hidden): every check says its part, and a module
+    holds only checks of the parts it is the module of."""
+    found = {}
+    for part in parts:
+        module = importlib.import_module(f"{package}.{module_of(part)}")
+        strays = [c.id for c in module.CHECKS if c.part not in PARTS or module_of(c.part) != module_of(part)]
+        if strays:
+            raise ValueError(f"{module.__name__} lists checks of parts it does not hold: {', '.join(strays)}")
+        found[part] = tuple(c for c in module.CHECKS if c.part == part)
+    return found
+
+
 def missing_names(part, defined):
     """The names `part` needs that are not in `defined`."""
     return [name for name in PARTS[part].names if name not in defined]
+
+
+class MissingName(Exception):
+    """Graded names the submission does not define at its top level (`names`)."""
+
+    def __init__(self, names):
+        self.names = list(names)
+        super().__init__(f"{', '.join(f'`{n}`' for n in self.names)} not defined at the top level of the submission")

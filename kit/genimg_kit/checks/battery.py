@@ -1,7 +1,8 @@
 """Batteries: which checks grade a part, in a fixed order.
 
-Each part's module lists its public checks (`CHECKS`); the grader's hidden
-module (`autograder.hidden.HIDDEN`) lists the hidden ones per part. A
+Each part's module lists its public checks (`CHECKS`; which module holds a
+part is the points table's, genimg_kit.parts); the grader's hidden table
+(`autograder.hidden.HIDDEN`) is derived the same way from its own modules. A
 battery is the public list followed by the hidden one: the order decides
 which checks a crash fails and numbers the checks in Gradescope, and each
 check's share of the part's points is its weight over the battery's.
@@ -10,21 +11,10 @@ Nothing is registered by importing anything.
 
 import dataclasses
 
-from genimg_kit.checks import convergence, denoise, diffusion_schedule, generate, kl_loss, sampler, slerp
 from genimg_kit.checks.runner import failed_checks, run_checks
-from genimg_kit.parts import PARTS
+from genimg_kit.parts import PARTS, checks_by_part
 
-PUBLIC = {
-    "sampler": sampler.CHECKS,
-    "kl_loss": kl_loss.CHECKS,
-    "diffusion_schedule": diffusion_schedule.CHECKS,
-    "denoise": denoise.CHECKS,
-    "generate": generate.CHECKS,
-    "slerp": slerp.CHECKS,
-    "vae_convergence": convergence.VAE_CHECKS,
-    "diffusion_convergence": convergence.DIFFUSION_CHECKS,
-}
-assert list(PUBLIC) == list(PARTS), "one public battery per part, in the points table's order"
+PUBLIC = checks_by_part("genimg_kit.checks")
 
 
 def battery(part, hidden=None):

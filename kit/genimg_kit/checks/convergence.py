@@ -197,5 +197,5 @@ def diffusion_samples_improve(subject):
     )
 
 
-VAE_CHECKS = (vae_loss_falls, vae_kl_bounded, vae_gradient_flow)
-DIFFUSION_CHECKS = (diffusion_loss_falls, diffusion_samples_improve)
+CHECKS = (vae_loss_falls, vae_kl_bounded, vae_gradient_flow,  # vae_convergence
+          diffusion_loss_falls, diffusion_samples_improve)  # diffusion_convergence

@@ -19,7 +19,8 @@ import inspect
 import hypothesis
 from hypothesis import HealthCheck, Verbosity, settings
 
-from genimg_kit.checks.subject import MissingName, SubmissionDied
+from genimg_kit.checks.subject import SubmissionDied
+from genimg_kit.parts import MissingName
 
 # Derandomised, no example database: grading the same code twice gives the
 # same verdicts and the same counterexamples.

@@ -9,7 +9,8 @@ import time
 
 from genimg_kit import parts as parts_table
 from genimg_kit.checks.results import CheckResult, PartResult
-from genimg_kit.checks.subject import MissingName, SubmissionDied
+from genimg_kit.checks.subject import SubmissionDied
+from genimg_kit.parts import MissingName
 from genimg_kit.checks.verdicts import verdict
 
 

@@ -5,12 +5,10 @@ probe function (`genimg_kit.probes`) on the student's definitions with numpy
 inputs and hands back numpy arrays. `LocalSubject` calls it in this process
 (notebook self-checks); the grader's `RemoteSubject` calls it in a sandboxed
 child process. Both raise the exceptions below, which the runner turns into
-verdicts.
+verdicts (and genimg_kit.parts.MissingName, for a graded name not defined).
 """
 
-
-class MissingName(Exception):
-    """The submission does not define the graded name at top level."""
+from genimg_kit.parts import MissingName
 
 
 class SubmissionError(Exception):
@@ -30,11 +28,11 @@ class LocalSubject:
         self.namespace = namespace
 
     def probe(self, probe, **arrays):
-        from genimg_kit.probes import NameNotDefined, describe_exception
+        from genimg_kit.probes import describe_exception
 
         try:
             return probe(self.namespace, **arrays)
-        except NameNotDefined as error:
-            raise MissingName(str(error)) from None
+        except MissingName:
+            raise
         except Exception as error:  # the student's code raised
             raise SubmissionError(describe_exception(error)) from None

@@ -25,12 +25,10 @@ import traceback
 
 import numpy as np
 
+from genimg_kit.parts import MissingName, part_modules
+
 # Keras colours some of its error messages for terminals; a report is plain text.
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class NameNotDefined(Exception):
-    pass
 
 
 def describe_exception(error):
@@ -98,7 +96,7 @@ def graded(namespace, name):
     """The graded `name` of the submission's namespace."""
     value = namespace.get(name)
     if value is None:
-        raise NameNotDefined(f"`{name}` not defined at the top level of the submission")
+        raise MissingName([name])
     return value
 
 
@@ -122,17 +120,7 @@ def pair(value, what, names):
 
 
 # The per-part modules use the helpers above: imported after them.
-from genimg_kit.probes import (  # noqa: E402
-    convergence,
-    denoise,
-    diffusion_schedule,
-    generate,
-    kl_loss,
-    sampler,
-    slerp,
-)
-
-_MODULES = (sampler, kl_loss, diffusion_schedule, denoise, generate, slerp, convergence)
+_MODULES = part_modules("genimg_kit.probes")
 PROBES = {probe.__name__: probe for module in _MODULES for probe in module.PROBES}
 assert len(PROBES) == sum(len(module.PROBES) for module in _MODULES), "probe names must be unique"
 
