@@ -6,6 +6,7 @@ Run nbgrader from this folder: `cd assignments && nbgrader generate_assignment c
 import os
 
 from autograder.isolation.kernel import use_confined_kernel
+from autograder.limits import Limits
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -26,8 +27,8 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # check_vae_convergence on a 2-core CPU running other jobs (load 3-4), about
 # 12 s on TensorFlow. 600 s leaves a wide margin for a busier grading machine:
 # a limit that is too tight takes points from correct code, and a hung
-# notebook costs only the wait.
-c.Execute.timeout = 600
+# notebook costs only the wait. (`genimg-grade limits`: notebook_cell_seconds.)
+c.Execute.timeout = Limits().notebook_cell_seconds
 
 # A grade cell that writes anything to stderr scores 0 (nbgrader's rule). The
 # libraries under the notebook write harmless noise there: TensorFlow and absl
