@@ -17,7 +17,8 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
 from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, HANGING, write  # noqa: E402
-from autograder import cli, pool  # noqa: E402
+from autograder import cli  # noqa: E402
+from autograder.batch import pool  # noqa: E402
 from autograder.grade import failed_record  # noqa: E402
 from autograder.limits import Limits  # noqa: E402
 from autograder.record import GradeRecord  # noqa: E402

@@ -16,7 +16,8 @@ import subprocess
 import matplotlib.image
 import pytest
 
-from autograder.report import class_data, class_report, pool
+from autograder.batch import pool
+from autograder.report import class_data, class_report
 from autograder.cli import main
 from autograder.report.similarity import compare
 from tests.synthetic_class import STARTER, make_class, write_class

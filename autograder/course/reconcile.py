@@ -116,6 +116,12 @@ class Row:
             "max_score": self.max_score, "status": self.status,
         }
 
+    @classmethod
+    def from_csv(cls, row):
+        return cls(row["student"], row["part"], float(row["in_kernel"]) if row["in_kernel"] else None,
+                   float(row["isolated"]), row["flagged"] == "true", row["reason"], row["notebook"],
+                   row["cell"], float(row["max_score"]), row["status"])
+
 
 # --- the course ------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ def unregistered_students(coursedir, assignment, students):
     return sorted(found - set(students))
 
 
-def _notebook_path(coursedir, step, student, assignment, notebook):
+def notebook_path(coursedir, step, student, assignment, notebook):
     return pathlib.Path(coursedir.format_path(step, student, assignment)) / f"{notebook}.ipynb"
 
 
@@ -254,13 +260,13 @@ def grade_course(coursedir, assignment, cells, students, *, workers=1, timeout=N
             parts = [c.part for c in cells if c.notebook == notebook]
             files, rechecks = {}, {}
             for student in students:
-                path = _notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
+                path = notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
                 if not path.is_file():
                     results[student, notebook] = (failed_record(
                         path, backend, parts, "missing", f"no {notebook}.ipynb was submitted"), None)
                     continue
                 files[student] = path
-                copy = _notebook_path(coursedir, coursedir.autograded_directory, student, assignment, notebook)
+                copy = notebook_path(coursedir, coursedir.autograded_directory, student, assignment, notebook)
                 if copy.is_file():
                     note = changed_since_autograde(path, copy)
                     if note:
@@ -362,6 +368,12 @@ def write_gradebook(coursedir, assignment, cells, results):
                                 cell.cell, cell.max_score, record.status))
         gb.db.commit()
     return rows
+
+
+def read_csv(path):
+    """The rows a `write_csv` wrote (genimg-grade reconcile's CSV), as Rows."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [Row.from_csv(row) for row in csv.DictReader(f)]
 
 
 def write_csv(rows, path):

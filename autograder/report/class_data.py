@@ -24,7 +24,6 @@ still exists), and for a reconcile, the student's notebook in the course's
 `submitted/` folder.
 """
 
-import csv
 import dataclasses
 import pathlib
 
@@ -68,11 +67,13 @@ def _reconcile_flags(csv_path, notebooks):
     cells = {}  # student key -> reason -> [cell]
     if not csv_path.is_file():
         return {}
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row.get("flagged") == "true" and row.get("notebook") in notebooks:
-                key = _key(row["student"], row["notebook"], notebooks)
-                cells.setdefault(key, {}).setdefault(row["reason"], []).append(row["cell"])
+    try:
+        rows = course.read_csv(csv_path)
+    except (KeyError, ValueError, TypeError) as error:
+        raise ClassError(f"{csv_path} is not a CSV of genimg-grade reconcile: {error!r}") from None
+    for row in rows:
+        if row.flagged and row.notebook in notebooks:
+            cells.setdefault(_key(row.student, row.notebook, notebooks), {}).setdefault(row.reason, []).append(row.cell)
     return {key: [f"{reason} ({', '.join(flagged)})" for reason, flagged in reasons.items()]
             for key, reasons in cells.items()}
 
@@ -86,7 +87,7 @@ def _course_notebooks(folder, keys):
         return {}
     found = {}
     for key, (student, notebook) in keys.items():
-        path = course._notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
+        path = course.notebook_path(coursedir, coursedir.submitted_directory, student, assignment, notebook)
         if path.is_file():
             found[key] = path
     return found
