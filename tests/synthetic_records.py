@@ -10,7 +10,7 @@ told which checks passed. A failed check's message carries numbers that
 differ from student to student, as real messages do ("returned -0.731"),
 and counterexamples drawn from a few, so the report's grouping has
 something to group. The folders are written by the grader's own writers
-(`pool.write_result`, `pool.write_summary`, `course.write_csv`).
+(`pool.write_result`, `pool.write_summary`, `results.write_csv`).
 """
 
 import dataclasses
@@ -18,7 +18,7 @@ import functools
 import random
 
 from autograder.batch import pool
-from autograder.course import reconcile as course
+from autograder.course import reconcile as course, results
 from autograder.grade import failed_record
 from genimg_kit.parts import PARTS
 
@@ -98,7 +98,7 @@ def reconcile_rows(records, tampered=()):
             cell = course.CheckCell(NOTEBOOK, part, f"{course.CHECK_PREFIX}{part}", PARTS[part].points, part)
             in_kernel = r.parts[part].points
             score, flagged, reason = course.decide(cell, in_kernel, r, note)
-            rows.append(course.Row(student, part, in_kernel, score, flagged, reason, NOTEBOOK, cell.cell,
+            rows.append(results.Row(student, part, in_kernel, score, flagged, reason, NOTEBOOK, cell.cell,
                                    cell.max_score, r.status))
     return rows
 
@@ -107,5 +107,5 @@ def write_reconcile(root, assignment, records, tampered=()):
     """ROOT/reconcile/ASSIGNMENT/<notebook>/... and ROOT/reconcile/ASSIGNMENT.csv; returns the folder."""
     folder = root / "reconcile" / assignment
     write_batch(folder / NOTEBOOK, records)
-    course.write_csv(reconcile_rows(records, tampered), root / "reconcile" / f"{assignment}.csv")
+    results.write_csv(reconcile_rows(records, tampered), root / "reconcile" / f"{assignment}.csv")
     return folder

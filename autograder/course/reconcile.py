@@ -49,7 +49,6 @@ hangs, crashes or eats memory loses only its own points (the grader's per-part
 limits, plus a wall limit per student and notebook as a whole).
 """
 
-import csv
 import dataclasses
 import glob
 import os
@@ -60,8 +59,8 @@ import tempfile
 
 import nbformat
 
-from autograder import writers
 from autograder.batch import pool
+from autograder.course.results import Row, write_csv
 from autograder.grade import default_backend, failed_record
 from autograder.limits import Limits
 from genimg_kit.checks.subject import LocalSubject
@@ -70,8 +69,6 @@ from genimg_kit.parts import PARTS, format_points, part_points
 CHECK_PREFIX = "check_"
 TOLERANCE = 0.01  # points: beyond this the in-kernel and isolated scores disagree
 MARKER = "[genimg-grade reconcile]"
-CSV_FIELDS = ["student", "part", "in_kernel", "isolated", "flagged", "reason",
-              "notebook", "cell", "max_score", "status"]
 COPIES = "autograded-copy"  # reports on nbgrader's copies of notebooks that changed after autograde
 
 
@@ -92,35 +89,6 @@ class CheckCell:
     cell: str  # the grade cell's grade_id: check_<part>
     max_score: float
     comment_cell: str | None  # the solution cell named after the part, when there is one
-
-
-@dataclasses.dataclass
-class Row:
-    student: str
-    part: str
-    in_kernel: float | None
-    isolated: float
-    flagged: bool
-    reason: str
-    notebook: str
-    cell: str
-    max_score: float
-    status: str
-
-    def as_csv(self):
-        return {
-            "student": self.student, "part": self.part,
-            "in_kernel": "" if self.in_kernel is None else round(self.in_kernel, 4),
-            "isolated": round(self.isolated, 4), "flagged": str(self.flagged).lower(),
-            "reason": self.reason, "notebook": self.notebook, "cell": self.cell,
-            "max_score": self.max_score, "status": self.status,
-        }
-
-    @classmethod
-    def from_csv(cls, row):
-        return cls(row["student"], row["part"], float(row["in_kernel"]) if row["in_kernel"] else None,
-                   float(row["isolated"]), row["flagged"] == "true", row["reason"], row["notebook"],
-                   row["cell"], float(row["max_score"]), row["status"])
 
 
 # --- the course ------------------------------------------------------------------
@@ -368,21 +336,6 @@ def write_gradebook(coursedir, assignment, cells, results):
                                 cell.cell, cell.max_score, record.status))
         gb.db.commit()
     return rows
-
-
-def read_csv(path):
-    """The rows a `write_csv` wrote (genimg-grade reconcile's CSV), as Rows."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [Row.from_csv(row) for row in csv.DictReader(f)]
-
-
-def write_csv(rows, path):
-    def write(f):
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(row.as_csv() for row in rows)
-
-    writers.write_atomic(path, write)
 
 
 def reconcile(course_dir, assignment, out=None, *, workers=1, timeout=None, backend=None,

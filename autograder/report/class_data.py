@@ -28,7 +28,7 @@ import dataclasses
 import pathlib
 
 from autograder.batch import pool
-from autograder.course import reconcile as course
+from autograder.course import reconcile as course, results as reconcile_results
 
 
 class ClassError(Exception):
@@ -68,7 +68,7 @@ def _reconcile_flags(csv_path, notebooks):
     if not csv_path.is_file():
         return {}
     try:
-        rows = course.read_csv(csv_path)
+        rows = reconcile_results.read_csv(csv_path)
     except (KeyError, ValueError, TypeError) as error:
         raise ClassError(f"{csv_path} is not a CSV of genimg-grade reconcile: {error!r}") from None
     for row in rows:
