@@ -8,7 +8,6 @@ takes its next task with a fresh slot.
 import atexit
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
-import json
 import multiprocessing
 import os
 import pathlib
@@ -162,7 +161,13 @@ def _unpack(folder, name, packed):
     return target
 
 
-def _moved(record, local, original):
-    """The record with the worker's copy of the submission named by its path on the client."""
-    text = json.dumps(record)
-    return json.loads(text.replace(json.dumps(local)[1:-1], json.dumps(original)[1:-1]))
+def _moved(value, local, original):
+    """A record's JSON (`value`) with the worker's copy of the submission, wherever a
+    text names it, named by its path on the client."""
+    if isinstance(value, str):
+        return value.replace(local, original)
+    if isinstance(value, list):
+        return [_moved(v, local, original) for v in value]
+    if isinstance(value, dict):
+        return {k: _moved(v, local, original) for k, v in value.items()}
+    return value
