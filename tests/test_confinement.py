@@ -9,7 +9,10 @@ no process of the submission is left, nothing it aimed at was changed, and
 the next (honest) submission scores full marks in the same environment.
 
 Runs as whatever user runs the suite (root on the project's machines and CI:
-then the sandbox also drops to a dedicated uid).
+then the sandbox also drops to a dedicated uid). The attacks are the
+operating system's business, not Keras's: they run on the tensorflow pass
+(one_backend); that the sandbox holds every guarantee on each backend is
+tests/test_grader.py's reference grade, on both passes.
 """
 
 import inspect
@@ -28,6 +31,8 @@ from autograder.limits import Limits
 from genimg_ref import diffusion, text_to_image, vae
 from genimg_kit.parts import part_points
 from tests._submissions import write
+
+pytestmark = pytest.mark.one_backend
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 PARTS = ["kl_loss", "diffusion_schedule", "slerp"]

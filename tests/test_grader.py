@@ -25,6 +25,10 @@ def test_reference_package_scores_100(reference_result):
     assert list(reference_result.parts) == list(PARTS)
 
 
+def test_the_sandbox_holds_every_guarantee_on_this_backend(reference_result):
+    assert reference_result.isolation["level"] == "full", reference_result.isolation
+
+
 def test_gradescope_json_follows_the_contract(reference_result):
     data = writers.gradescope(reference_result)
     assert data["max_score"] == pytest.approx(100.0)
