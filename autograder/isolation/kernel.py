@@ -81,6 +81,7 @@ def main(argv):
 
     def prepare(entered):
         # Now the kernel, pid 2 of its namespace.
+        given_up = {}
         with open(os.open(private, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(connection)
         if can_drop_user(plan) and PID_NAMESPACE in entered:
@@ -91,13 +92,13 @@ def main(argv):
             _lend(workdir, plan.uid, plan.gid)
         elif plan.uid >= 0:
             plan.uid = plan.gid = -1
-            return {UID: "no uid of its own: nothing would give the notebook's folder back"}
+            given_up[UID] = "no uid of its own: nothing would give the notebook's folder back"
         environment = confine.inherited_environment(os.environ)
         os.environ.clear()
         os.environ.update(environment, HOME=plan.scratch, TMPDIR=plan.scratch, MPLCONFIGDIR=plan.scratch,
                           IPYTHONDIR=os.path.join(plan.scratch, ".ipython"), KERAS_HOME=keras_home,
                           JPY_PARENT_PID="1")  # its parent is pid 1 of its namespace: ipykernel watches no other
-        return {}
+        return given_up
 
     applied, missing = confine.confine(
         plan, BLOCKED_PACKAGES, readable=[workdir, keras_home, plan.scratch],

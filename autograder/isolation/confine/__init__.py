@@ -34,9 +34,8 @@ import os
 from . import namespaces
 from .environment import inherited_environment
 from .landlock import landlock, landlock_abi
-from .mechanisms import (ENFORCED_BY, GUARANTEES, LANDLOCK_FS, NAMESPACES, NO_CAPABILITIES, NOT_ROOT,
-                         PRIVATE_SHM, RLIMITS, SCRATCH_TMPFS, SECCOMP_SOCKETS, SKIPPED, UID, describe,
-                         isolation)
+from .mechanisms import (GUARANTEES, LANDLOCK_FS, NAMESPACES, NO_CAPABILITIES, NOT_ROOT, PRIVATE_SHM,
+                         RLIMITS, SECCOMP_SOCKETS, SKIPPED, UID, describe, isolation)
 from .namespaces import remove_scratch
 from .paths import python_readable_by_others, readable_paths
 from .process import can_drop_user, drop_capabilities, drop_user, sandbox_user, set_rlimits
@@ -44,7 +43,7 @@ from .seccomp import seccomp_sockets
 from .syscalls import LINUX, NOT_LINUX
 
 __all__ = ["Plan", "confine", "skipped_mechanisms", "inherited_environment", "remove_scratch", "isolation",
-           "describe", "GUARANTEES", "ENFORCED_BY", "SCRATCH_TMPFS", "landlock_abi", "python_readable_by_others",
+           "describe", "GUARANTEES", "landlock_abi", "python_readable_by_others",
            "readable_paths", "NOT_LINUX"]
 
 
