@@ -45,7 +45,7 @@ def failed_record(submission, backend, parts, status, message, seconds=0.0):
                        status=status, message=message, seconds=seconds)
 
 
-def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=None):
+def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=None, name=None):
     """Grades the submission at `path`; always returns a GradeRecord.
 
     `deadline`: seconds for the whole grade, counted from the call (default:
@@ -58,21 +58,24 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     `on_part(record)` is called after each part with the record so far (the
     parts not graded yet marked so): a caller that writes it keeps per-part
     credit if it is stopped from outside.
+    `name`: what the record calls the submission (default `path`; a Dask
+    worker grades a copy under its client's path).
 
     Raises GraderError only when the grader itself cannot
     run (the sandbox fails to start before any student code is loaded).
     """
     started = time.monotonic()  # the deadline counts from here
+    name = str(pathlib.Path(name or path))
     parts = graded_parts(parts)
     backend = backend or default_backend()
     limits = limits or Limits()
     container = containers.detect()
     if not limits.container_fits(container, backend):
-        return failed_record(path, backend, parts, "environment", limits.container_message(container, backend))
+        return failed_record(name, backend, parts, "environment", limits.container_message(container, backend))
     try:
         submission = read_submission(path)
     except UnreadableSubmission as error:
-        return failed_record(path, backend, parts, "error", f"the submission could not be read: {error}",
+        return failed_record(name, backend, parts, "error", f"the submission could not be read: {error}",
                              time.monotonic() - started)
     run = _Run(submission, backend, limits, container, started, deadline)
     run.timings["read"] = time.monotonic() - started
@@ -82,10 +85,10 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
             run.results[part] = run.grade_part(part, parts[i:])
             run.timings[part] = time.perf_counter() - stage
             if on_part is not None:
-                on_part(run.record(path, parts, time.monotonic() - started))
+                on_part(run.record(name, parts, time.monotonic() - started))
     finally:
         run.close()
-    return run.record(path, parts, time.monotonic() - started)
+    return run.record(name, parts, time.monotonic() - started)
 
 
 # What a part not graded yet says, in a record written while grading goes on.
@@ -166,9 +169,9 @@ class _Run:
             _release(self.sandbox, self.limits)
         return result
 
-    def record(self, path, parts, seconds):
+    def record(self, name, parts, seconds):
         results = {p: self.results.get(p) or failed_part(p, NOT_REACHED, HIDDEN) for p in parts}
-        return GradeRecord(str(pathlib.Path(path)), self.backend, results, profile=self.profile,
+        return GradeRecord(name, self.backend, results, profile=self.profile,
                            notes=list(self.notes), status="environment" if self.environment else "ok",
                            message=self.environment, seconds=seconds, timings=dict(self.timings),
                            isolation=self.isolation)

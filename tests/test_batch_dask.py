@@ -127,7 +127,7 @@ def free_port():
 
 
 def tasks(out):
-    """[(student, kind, seconds, worker, pid)] from OUT/batch.log, in the order they ended."""
+    """[(student, ending, seconds, worker, pid)] from OUT/batch.log, in the order they ended."""
     text = (out / pool.LOG_NAME).read_text()
     return [(s, k, float(sec), w, int(pid)) for s, k, sec, w, pid in TASK_LINE.findall(text)]
 
@@ -250,10 +250,10 @@ def test_a_hanging_submission_times_out_and_its_worker_grades_the_next(runs, clu
         assert not psutil.pid_exists(pid), f"{student}'s grading process {pid} is still running"
         # The worker took the next submission at once, in a fresh grading process ...
         later = [t for t in ended[ended.index(by_student[student]) + 1:] if t[3] == worker]
-        assert later and later[0][1] == "record" and later[0][4] != pid
+        assert later and later[0][1] == "graded" and later[0][4] != pid
         # ... and graded a real one afterwards, in a sandbox, as the local pool does.
         assert [s for s, kind, _, w, _ in graded_after
-                if w == worker and kind == "record" and runs["dask"][s].profile], (worker, graded_after)
+                if w == worker and kind == "graded" and runs["dask"][s].profile], (worker, graded_after)
     # No Dask worker died or was restarted for it.
     assert runs["workers_after_hang"] == cluster.workers_at_start == cluster.workers()
 

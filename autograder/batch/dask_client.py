@@ -14,7 +14,7 @@ import time
 import uuid
 
 from autograder.batch.dask_worker import grade_remote
-from autograder.batch.outcome import BatchError, Outcome, WorkerSetupError
+from autograder.batch.outcome import DIED, FAILED, BatchError, Outcome, WorkerSetupError, unrecorded
 
 
 def pack(path):
@@ -75,7 +75,8 @@ class DaskExecutor:
                 try:
                     packed = pack(path)
                 except OSError as error:  # unreadable here: no worker could read it either
-                    unread.append(Outcome(student, path, "failed", f"cannot read {path}: {error}", 0.0))
+                    unread.append(Outcome(student, path, unrecorded(path, args, FAILED, 0.0, timeout,
+                                                                     f"cannot read {path}: {error}"), 0.0))
                     continue
                 future = self.client.submit(grade_remote, str(path), packed, *args, timeout, pure=False,
                                             key=f"genimg-grade-{student}-{uuid.uuid4().hex[:8]}")
@@ -89,28 +90,28 @@ class DaskExecutor:
         yield from _drain(unread)
         for future in done:
             student, path, handed = self.futures.pop(future)
-            outcome = self._outcome(future, student, path)._replace(turnaround=time.monotonic() - handed)
+            outcome = self._outcome(future, student, path, args, timeout)._replace(turnaround=time.monotonic() - handed)
             while len(self.futures) < self.in_flight() and submit_next():
                 pass
             yield outcome
             yield from _drain(unread)
 
-    def _outcome(self, future, student, path):
+    def _outcome(self, future, student, path, args, timeout):
         from distributed import KilledWorker
 
         try:
             result = future.result()
         except KilledWorker:  # every worker that took it died (Dask retries a few)
-            return Outcome(student, path, "died", None, 0.0)
+            return Outcome(student, path, unrecorded(path, args, DIED, 0.0, timeout), 0.0)
         except (WorkerSetupError, ImportError) as error:
             raise BatchError(f"a Dask worker cannot run the grader: {error} (install the same genimg "
                              "on every worker)") from error
         except Exception as error:
-            return Outcome(student, path, "failed", repr(error), 0.0)
+            return Outcome(student, path, unrecorded(path, args, FAILED, 0.0, timeout, repr(error)), 0.0)
         with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"--- {student}: {result['kind']} in {result['seconds']:.1f} s on Dask worker "
+            log.write(f"--- {student}: {result['ending'] or 'graded'} in {result['seconds']:.1f} s on Dask worker "
                       f"{result['worker']}, grading process {result['pid']} ---\n{result['log']}")
-        return Outcome(student, path, result["kind"], result["value"], result["seconds"])
+        return Outcome(student, path, result["record"], result["seconds"])
 
     def kill(self):
         """Cancels what is queued; a task already grading runs on to its end or its timeout."""

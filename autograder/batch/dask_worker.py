@@ -17,7 +17,7 @@ import time
 
 import psutil
 
-from autograder.batch.outcome import WorkerSetupError
+from autograder.batch.outcome import DIED, FAILED, TIMEOUT, WorkerSetupError, unrecorded
 from autograder.batch.slot import Slot, grade_one
 
 _idle = []  # warm slots of this Dask worker process, waiting for a task
@@ -27,29 +27,34 @@ _idle_lock = threading.Lock()
 def grade_remote(path, packed, parts, backend, limits, timeout):
     """A Dask task: grades one packed submission in a slot of this worker, `timeout` at most.
 
-    Returns {"kind", "value", "seconds", "log", "worker", "pid"}: an Outcome's
-    kind, value and seconds, the slot's output meanwhile, and who graded.
+    Returns {"record", "ending", "seconds", "log", "worker", "pid"}: the record
+    (to_json(), naming the submission by the client's `path`), how the job
+    ended (None when graded, else an outcome ending), the grading's seconds,
+    the slot's output meanwhile, and who graded.
     """
+    args = (parts, backend, limits)
     with tempfile.TemporaryDirectory(prefix="genimg-submission-") as folder:
         local = _unpack(pathlib.Path(folder), pathlib.Path(path).name, packed)
         slot = _take_slot(timeout, limits.log_tail_bytes)
         started = time.monotonic()
-        future = slot.executor.submit(grade_one, str(local), parts, backend, limits)
-        kind, value = "record", None
+        future = slot.executor.submit(grade_one, str(local), *args, name=path)
+        record, ending, detail = None, None, None
         try:
-            value = _moved(future.result(timeout=timeout), str(local), path)
+            record = future.result(timeout=timeout)
         except cf.TimeoutError:
-            kind = "timeout"
+            ending = TIMEOUT
         except BrokenProcessPool:
-            kind = "died"
+            ending = DIED
         except Exception as error:  # a grader bug: the slot is fine
-            kind, value = "failed", repr(error)
+            ending, detail = FAILED, repr(error)
         seconds = time.monotonic() - started
-        if kind in ("timeout", "died"):
+        if ending in (TIMEOUT, DIED):
             slot.kill()
-    result = {"kind": kind, "value": value, "seconds": seconds, "log": _new_output(slot, limits.log_tail_bytes),
-              "worker": _worker_address(), "pid": slot.pid}
-    if kind in ("timeout", "died"):
+    if ending is not None:
+        record = unrecorded(path, args, ending, seconds, timeout, detail)
+    result = {"record": record, "ending": ending, "seconds": seconds,
+              "log": _new_output(slot, limits.log_tail_bytes), "worker": _worker_address(), "pid": slot.pid}
+    if ending in (TIMEOUT, DIED):
         _discard(slot)
     else:
         with _idle_lock:
@@ -159,15 +164,3 @@ def _unpack(folder, name, packed):
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(data)
     return target
-
-
-def _moved(value, local, original):
-    """A record's JSON (`value`) with the worker's copy of the submission, wherever a
-    text names it, named by its path on the client."""
-    if isinstance(value, str):
-        return value.replace(local, original)
-    if isinstance(value, list):
-        return [_moved(v, local, original) for v in value]
-    if isinstance(value, dict):
-        return {k: _moved(v, local, original) for k, v in value.items()}
-    return value

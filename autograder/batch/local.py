@@ -6,7 +6,7 @@ import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import time
 
-from autograder.batch.outcome import BatchError, Outcome
+from autograder.batch.outcome import DIED, FAILED, TIMEOUT, BatchError, Outcome, unrecorded
 from autograder.batch.slot import Slot, grade_one
 
 
@@ -45,19 +45,19 @@ class LocalExecutor:
                 if future.done():
                     slot.job = None
                     try:
-                        outcome = Outcome(student, path, "record", future.result(), seconds, seconds)
+                        record = future.result()
                     except BrokenProcessPool:
-                        outcome = Outcome(student, path, "died", None, seconds, seconds)
+                        record = unrecorded(path, args, DIED, seconds, timeout)
                         slot.kill()
                         slots[index] = Slot(self.log_path)
                     except Exception as error:  # a grader bug: recorded, the batch goes on
-                        outcome = Outcome(student, path, "failed", repr(error), seconds, seconds)
-                    yield outcome
+                        record = unrecorded(path, args, FAILED, seconds, timeout, repr(error))
+                    yield Outcome(student, path, record, seconds, seconds)
                 elif seconds > timeout:
                     slot.job = None
                     slot.kill()
                     slots[index] = Slot(self.log_path)
-                    yield Outcome(student, path, "timeout", None, seconds, seconds)
+                    yield Outcome(student, path, unrecorded(path, args, TIMEOUT, seconds, timeout), seconds, seconds)
 
     def kill(self):
         """Stops every worker now (Ctrl-C, or a worker that cannot start)."""

@@ -11,12 +11,29 @@ class WorkerSetupError(Exception):
     """A grading worker could not start (on a Dask worker: it cannot import the grader)."""
 
 
-# How one job ended. kind "record": graded, value is the record's to_json();
-# "timeout": stopped past the timeout; "died": the grading process died (killed
-# from outside, out of memory); "failed": the grader raised, value its repr.
-# seconds: the grading's, as the timeout counts them (from the hand-off to a
-# warm worker); turnaround: from this process's hand-off to the outcome here
-# (on Dask, also the transfers, and a worker's warm-up on its first task).
-Outcome = collections.namedtuple("Outcome", "student path kind value seconds turnaround", defaults=(None,))
+# How one job ended: `record`, the submission's GradeRecord as to_json() (the
+# grader's, or `unrecorded`'s when the job ended without one). seconds: the
+# grading's, as the timeout counts them (from the hand-off to a warm worker);
+# turnaround: from this process's hand-off to the outcome here (on Dask, also
+# the transfers, and a worker's warm-up on its first task).
+Outcome = collections.namedtuple("Outcome", "student path record seconds turnaround", defaults=(None,))
+
+# The ways a job can end without the grader's record.
+TIMEOUT, DIED, FAILED = "timeout", "died", "failed"
 
 
+def unrecorded(path, args, ending, seconds, timeout, detail=None):
+    """The record of a job that ended without one: past `timeout` (TIMEOUT), its
+    grading process died (DIED), or the grader raised `detail` (FAILED).
+    `args`: the job's (parts, backend, limits)."""
+    from autograder.grade import failed_record
+
+    parts, backend, _ = args
+    status, message = {
+        TIMEOUT: ("timeout", f"grading took longer than {timeout:g} s and was stopped; look for an "
+                             "endless loop or very slow code"),
+        DIED: ("error", "the grading worker died while grading this submission (killed from outside, "
+                        "or out of memory)"),
+        FAILED: ("error", f"the grader failed on this submission: {detail}"),
+    }[ending]
+    return failed_record(path, backend, parts, status, message, seconds).to_json()

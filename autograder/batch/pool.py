@@ -59,7 +59,7 @@ from tqdm import tqdm
 from autograder import writers
 from autograder.batch.dask_client import DaskExecutor
 from autograder.batch.local import LocalExecutor
-from autograder.batch.outcome import BatchError
+from autograder.batch.outcome import FAILED, BatchError, unrecorded
 from autograder.limits import Limits
 from autograder.record import GradeRecord
 from genimg_kit.parts import PARTS
@@ -219,7 +219,7 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
     `scheduler`, also when it cannot be reached or dask is not installed);
     ValueError for an unknown part.
     """
-    from autograder.grade import default_backend, failed_record, graded_parts
+    from autograder.grade import default_backend, graded_parts
 
     out = pathlib.Path(out)
     backend = backend or default_backend()
@@ -232,22 +232,14 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
     skipped = len(submissions) - len(todo)
     graded = {}
     executor = _executor(workers, scheduler, out / LOG_NAME, limits)
+    args = (parts, backend, limits)
 
     def record_of(outcome):
-        path, kind, seconds = outcome.path, outcome.kind, outcome.seconds
-        if kind == "record":
-            try:
-                return GradeRecord.from_json(outcome.value)
-            except Exception as error:  # a grader bug: recorded, the batch goes on
-                kind, outcome = "failed", outcome._replace(value=repr(error))
-        if kind == "timeout":
-            return failed_record(path, backend, parts, "timeout", f"grading took longer than {timeout:g} s and "
-                                 "was stopped; look for an endless loop or very slow code", seconds)
-        if kind == "died":
-            return failed_record(path, backend, parts, "error", "the grading worker died while grading this "
-                                 "submission (killed from outside, or out of memory)", seconds)
-        return failed_record(path, backend, parts, "error", f"the grader failed on this submission: "
-                             f"{outcome.value}", seconds)
+        try:
+            return GradeRecord.from_json(outcome.record)
+        except Exception as error:  # a grader bug: recorded, the batch goes on
+            return GradeRecord.from_json(unrecorded(outcome.path, args, FAILED, outcome.seconds, timeout,
+                                                    repr(error)))
 
     bar = tqdm(total=len(todo), unit="sub", desc="grading", disable=not progress or not todo,
                file=sys.stderr, dynamic_ncols=True)
@@ -255,7 +247,7 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
         tqdm.write(f"{skipped} of {len(submissions)} already graded in {out} (skipped; --force regrades)",
                    file=sys.stderr)
     try:
-        for outcome in executor.run(todo, (parts, backend, limits), timeout):
+        for outcome in executor.run(todo, args, timeout):
             record = record_of(outcome)
             write_result(out, outcome.student, record)
             graded[outcome.student] = record

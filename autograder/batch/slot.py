@@ -57,14 +57,15 @@ def _warm():
     return os.getpid()
 
 
-def grade_one(path, parts, backend, limits):
-    """Grades one submission; returns its record as `to_json()` (pickled back to the parent)."""
+def grade_one(path, parts, backend, limits, name=None):
+    """Grades one submission; returns its record as `to_json()` (pickled back to the parent).
+    `name`: what the record calls the submission (default `path`)."""
     from autograder.grade import GraderError, failed_record, grade
 
     try:
-        record = grade(path, parts=parts, backend=backend, limits=limits)
+        record = grade(path, parts=parts, backend=backend, limits=limits, name=name)
     except GraderError as error:
-        record = failed_record(path, backend, parts, "error",
+        record = failed_record(name or path, backend, parts, "error",
                                f"the grader could not run on this submission: {error}")
     return record.to_json()
 
