@@ -225,17 +225,16 @@ SCHEDULE_INTERRUPT = "raise KeyboardInterrupt()"
 KL_SLEEPS = "import time\n    while True:\n        time.sleep(0.5)"
 
 # student -> (kl_loss body, diffusion_schedule body, extra cell or None)
+# trick student -> the cell it adds to a wrong submission
+TRICK_CELLS = {
+    "rebind_full": REBIND_FULL, "rebind_noop": REBIND_NOOP, "fake_import": FAKE_IMPORT,
+    "fake_module": FAKE_MODULE, "patch_subprocess": PATCH_SUBPROCESS, "patch_numerics": PATCH_NUMERICS,
+    "fake_files": FAKE_FILES, "tamper_submission": TAMPER_SUBMISSION,
+}
 STUDENTS = {
     "correct": (CORRECT_KL, CORRECT_SCHEDULE, None),
     "wrong": (WRONG_KL, WRONG_SCHEDULE, None),
-    "rebind_full": (WRONG_KL, WRONG_SCHEDULE, REBIND_FULL),
-    "rebind_noop": (WRONG_KL, WRONG_SCHEDULE, REBIND_NOOP),
-    "fake_import": (WRONG_KL, WRONG_SCHEDULE, FAKE_IMPORT),
-    "fake_module": (WRONG_KL, WRONG_SCHEDULE, FAKE_MODULE),
-    "patch_subprocess": (WRONG_KL, WRONG_SCHEDULE, PATCH_SUBPROCESS),
-    "patch_numerics": (WRONG_KL, WRONG_SCHEDULE, PATCH_NUMERICS),
-    "fake_files": (WRONG_KL, WRONG_SCHEDULE, FAKE_FILES),
-    "tamper_submission": (WRONG_KL, WRONG_SCHEDULE, TAMPER_SUBMISSION),
+    **{student: (WRONG_KL, WRONG_SCHEDULE, cell) for student, cell in TRICK_CELLS.items()},
     "exit_stubs": (KL_EXIT, SCHEDULE_INTERRUPT, None),
     "sleep_stub": (KL_SLEEPS, WRONG_SCHEDULE, None),
 }

@@ -123,18 +123,25 @@ def trained_diffusion(subject):
                         **profile.diffusion_budget)
 
 
+def assert_ends_in_band(loss, what, band, reference, profile_name, decimals, must_fall=False):
+    """A training curve (one value per epoch) is finite, ends at or below `band`
+    and, with `must_fall`, ends below where it started."""
+    assert np.all(np.isfinite(loss)), f"non-finite loss per epoch: {loss.tolist()}"
+    fell = loss[-1] < loss[0] or not must_fall
+    assert fell and loss[-1] <= band, (
+        f"{what} per epoch {np.round(loss, decimals).tolist()}: expected it to "
+        f"{'fall and ' if must_fall else ''}end at or below {band:g} (the reference's runs end at "
+        f"{reference}; {profile_name} profile)"
+    )
+
+
 @check("vae_convergence", "the VAE trains compiled: loss falls and ends within the reference's band",
        weight=2.0, hint="Sampler and kl_loss must run inside a compiled train step (keras.ops, "
                         "keras.random with a SeedGenerator) and give the loss its right scale")
 def vae_loss_falls(subject):
     profile = profile_of(subject)
-    loss = trained_vae(subject)["loss"]
-    assert np.all(np.isfinite(loss)), f"non-finite loss per epoch: {loss.tolist()}"
-    assert loss[-1] < loss[0] and loss[-1] <= profile.vae_loss_band, (
-        f"loss per epoch {np.round(loss, 1).tolist()}: expected it to fall and end at or below "
-        f"{profile.vae_loss_band:g} (the reference's runs end at {profile.vae_reference}; "
-        f"{profile.name} profile)"
-    )
+    assert_ends_in_band(trained_vae(subject)["loss"], "loss", profile.vae_loss_band, profile.vae_reference,
+                        profile.name, decimals=1, must_fall=True)
 
 
 @check("vae_convergence", "the KL term stays finite, >= 0 and bounded during training",
@@ -173,13 +180,8 @@ def statistics_distance(images, data):
                         "step compiles, and denoise must return the network's prediction as is")
 def diffusion_loss_falls(subject):
     profile = profile_of(subject)
-    loss = trained_diffusion(subject)["loss"]
-    assert np.all(np.isfinite(loss)), f"non-finite loss per epoch: {loss.tolist()}"
-    assert loss[-1] <= profile.noise_mae_band, (
-        f"noise MAE per epoch {np.round(loss, 3).tolist()}: expected it to end at or below "
-        f"{profile.noise_mae_band:g} (the reference's runs end at {profile.noise_mae_reference}; "
-        f"{profile.name} profile)"
-    )
+    assert_ends_in_band(trained_diffusion(subject)["loss"], "noise MAE", profile.noise_mae_band,
+                        profile.noise_mae_reference, profile.name, decimals=3)
 
 
 @check("diffusion_convergence", "generate on the trained model: the samples' per-channel colour mean "
