@@ -45,6 +45,12 @@ def failed_record(submission, backend, parts, status, message, seconds=0.0):
                        status=status, message=message, seconds=seconds)
 
 
+def unreadable_record(submission, backend, parts, error, seconds=0.0):
+    """The record of a submission the reader could not read at all (`error`: why)."""
+    return failed_record(submission, backend, parts, "error", f"the submission could not be read: {error}",
+                         seconds)
+
+
 def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=None, name=None):
     """Grades the submission at `path`; always returns a GradeRecord.
 
@@ -73,10 +79,9 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     if not limits.container_fits(container, backend):
         return failed_record(name, backend, parts, "environment", limits.container_message(container, backend))
     try:
-        submission = read_submission(path)
+        submission = read_submission(path, limits)
     except UnreadableSubmission as error:
-        return failed_record(name, backend, parts, "error", f"the submission could not be read: {error}",
-                             time.monotonic() - started)
+        return unreadable_record(name, backend, parts, error, time.monotonic() - started)
     run = _Run(submission, backend, limits, container, started, deadline)
     run.timings["read"] = time.monotonic() - started
     try:

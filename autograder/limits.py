@@ -57,6 +57,17 @@ class Limits:
     dask_connect_seconds: float = 20.0
     dask_workers_seconds: float = 300.0
     log_tail_bytes: int = 100_000
+    # What the grader's process reads of a submission, before any sandbox: bytes of
+    # one file (a notebook with its outputs) and of all its files together; bytes
+    # of source it parses, in one cell or .py file and in all of them (the
+    # chapter's whole notebook has ~40 KB; parsing costs up to ~250 bytes of
+    # memory per byte of source); and top-level statements not run that the
+    # record lists one by one.
+    file_bytes: int = 64 << 20
+    submission_bytes: int = 128 << 20
+    source_bytes: int = 256 << 10
+    sources_bytes: int = 2 << 20
+    skipped_listed: int = 200
     # The smallest container memory in which the reference grades 100 (the grader
     # and its sandbox together), per backend: bench/container_fit.py, measured
     # on 2026-12-01 (tensorflow: 640 MB fails, 768 passes; jax: 896 fails, 1024 passes).

@@ -14,16 +14,31 @@ things, and drops the ones that *do* things:
 
 Each kept statement runs on its own: one that raises costs only the names it
 would have defined. Parsing happens here; nothing is executed in this process.
+
+Every byte here is the submission's, read by the grader's own process: so
+the reader follows no link (of the named path or inside a folder), reads
+only regular files and at most `Limits.file_bytes` of each (a FIFO, a device
+or a huge file is a note, not a hang), parses each cell or file of at most
+`Limits.source_bytes`, turns a parser that gives up (nesting too deep for
+it) into a note, and works in time linear in the submission's size. What it
+cannot read costs its own cell or file, with a note saying why.
 """
 
 import ast
 import dataclasses
+import errno
+import os
 import pathlib
+import re
+import stat
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
+from autograder.limits import Limits
 from autograder.record import Note
+
+SUFFIXES = (".py", ".ipynb")
 
 # Calls allowed in a kept assignment: constructors of constants, nothing that
 # loads data, builds or trains a model.
@@ -81,68 +96,198 @@ def _keeps(node):
     return False
 
 
-def units_from_source(source, origin):
-    """The kept top-level statements of one cell or file."""
+def _line_breaks(source):
+    """The source's lines with their ends, split where the parser splits them (not at form feeds)."""
+    return re.split(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)", source)
+
+
+def _segment(lines, node):
+    """The source text of `node` (ast.get_source_segment, which re-splits the
+    whole source on every call: quadratic in the number of statements)."""
+    # Offsets are in UTF-8 bytes of their line.
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+    return "".join([lines[first].encode()[node.col_offset:].decode(), *lines[first + 1:last],
+                    lines[last].encode()[:node.end_col_offset].decode()])
+
+
+def units_from_source(source, origin, limits=None):
+    """The kept top-level statements of one cell or file, and notes on what was not kept."""
+    limits = limits or Limits()
+    size = len(source.encode(errors="replace"))
+    if size > limits.source_bytes:
+        return [], [Note("load_error", f"{origin}: {size} bytes, more than the {limits.source_bytes} a cell "
+                                       "or file may have; the whole cell/file was skipped")]
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
         return [], [Note("load_error", f"{origin}: syntax error on line {error.lineno} ({error.msg}); "
                                        "the whole cell/file was skipped")]
+    except (RecursionError, MemoryError, ValueError):  # the parser's own limits (nesting depth)
+        return [], [Note("load_error", f"{origin}: nested too deeply to parse; the whole cell/file was "
+                                       "skipped")]
     units, skipped = [], []
-    lines = source.splitlines()
+    lines = _line_breaks(source)
     for node in tree.body:
         label = f"{origin}, line {node.lineno}"
         if _keeps(node):
-            units.append(Unit(label, ast.get_source_segment(source, node, padded=False)
-                              or "\n".join(lines[node.lineno - 1:node.end_lineno])))
+            units.append(Unit(label, _segment(lines, node)))
         else:
             first = lines[node.lineno - 1].strip()
             skipped.append(Note("skipped", f"{label}: not run ({first[:60]})"))
     return units, skipped
 
 
-def _notebook_sources(path):
+def _notebook_sources(data, name):
+    """[(source, origin)] of a notebook's code cells (source None where IPython cannot
+    read it); raises ValueError when the file is not a readable notebook."""
     try:
-        notebook = nbformat.read(path, as_version=4)
-    except Exception as error:
-        raise UnreadableSubmission(f"{path.name} is not a readable notebook: {error}") from None
-    transformer = TransformerManager()
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code":
+        cells = nbformat.reads(data.decode("utf-8"), as_version=4).cells
+    except Exception as error:  # not UTF-8, not JSON, not a notebook, nested too deeply for the JSON reader
+        raise ValueError(f"{name} is not a readable notebook: {str(error)[:300]}") from None
+    transformer, sources = TransformerManager(), []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
             # IPython syntax (%magics, !shell) becomes get_ipython() calls, which are dropped.
-            yield transformer.transform_cell(cell.source), f"{path.name} cell {index + 1}"
+            source = transformer.transform_cell(cell.source)
+        except Exception:
+            source = None
+        sources.append((source, f"{name} cell {index + 1}"))
+    return sources
 
 
-def _files(path):
-    if path.is_dir():
-        return sorted(
-            p for p in path.rglob("*")
-            if p.suffix in (".py", ".ipynb") and not any(part.startswith((".", "__")) for part in p.relative_to(path).parts)
-        )
-    if path.suffix in (".py", ".ipynb"):
-        return [path]
-    raise UnreadableSubmission(f"{path} is not a .py file, an .ipynb notebook or a folder of them")
+class _TooLarge(Exception):
+    pass
 
 
-def read_submission(path):
-    """Parses a .py file, .ipynb notebook or folder of them into kept units."""
+def _read_regular(name, parent_fd, limit):
+    """The bytes of the regular file `name` in the folder `parent_fd`, not through a link;
+    raises _TooLarge past `limit` bytes, ValueError for anything but a regular file."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise _TooLarge()
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _walk(folder_fd, prefix=()):
+    """(relative name, folder fd, entry name, is a link) of each entry the grader may
+    read below an open folder, sorted, depth first, without following links: .py and
+    .ipynb files, and every link (to be refused); hidden entries and `__x` are left out."""
+    with os.scandir(folder_fd) as entries:
+        listed = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in entries)
+    for name, is_dir, is_link in listed:
+        relative = "/".join((*prefix, name))
+        if name.startswith((".", "__")):
+            continue
+        if is_dir:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder_fd)
+            try:
+                yield from _walk(fd, (*prefix, name))
+            finally:
+                os.close(fd)
+        elif is_link or pathlib.PurePath(name).suffix in SUFFIXES:
+            yield relative, folder_fd, name, is_link
+
+
+def _read_all(entries, limits):
+    files, notes, total = [], [], 0
+    for relative, folder_fd, name, is_link in entries:
+        left = limits.submission_bytes - total
+        try:
+            if is_link:
+                raise OSError(errno.ELOOP, "a link")
+            data = _read_regular(name, folder_fd, min(limits.file_bytes, left))
+        except _TooLarge:
+            reason = (f"more than the {limits.file_bytes} bytes a file may have" if left > limits.file_bytes
+                      else f"the files before it used up the {limits.submission_bytes} bytes the grader "
+                           "reads of a submission")
+            notes.append(Note("load_error", f"{relative}: {reason}; not read"))
+            continue
+        except OSError as error:
+            reason = ("a symbolic link: the grader reads only files submitted, never through a link"
+                      if error.errno == errno.ELOOP else f"cannot be read ({error.strerror})")
+            notes.append(Note("load_error", f"{relative}: {reason}; not read"))
+            continue
+        except ValueError as error:
+            notes.append(Note("load_error", f"{relative}: {error}; not read"))
+            continue
+        total += len(data)
+        files.append((relative, data))
+    return files, notes
+
+
+def submission_files(path, limits=None):
+    """The files of a submission the grader reads: ([(relative name, bytes)], [Note]).
+
+    A .py or .ipynb file, or a folder of them (hidden ones and `__x` left out),
+    read without following any link; what is not read is a note. Raises
+    UnreadableSubmission when the named path is missing, a link, or neither.
+    """
+    limits = limits or Limits()
     path = pathlib.Path(path)
+    if path.is_symlink():
+        raise UnreadableSubmission(f"{path.name} is a symbolic link: the grader reads only files "
+                                   "submitted, never through a link")
     if not path.exists():
         raise UnreadableSubmission(f"{path} does not exist")
-    units, skipped = [], []
-    files = _files(path)
-    if not files:
+    if not path.is_dir() and path.suffix not in SUFFIXES:
+        raise UnreadableSubmission(f"{path} is not a .py file, an .ipynb notebook or a folder of them")
+    folder = path if path.is_dir() else path.parent
+    root = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        entries = _walk(root) if path.is_dir() else [(path.name, root, path.name, False)]
+        files, notes = _read_all(entries, limits)
+    finally:
+        os.close(root)
+    if not files and not notes:
         raise UnreadableSubmission(f"{path} holds no .py or .ipynb file")
-    for file in files:
-        if file.suffix == ".ipynb":
-            sources = _notebook_sources(file)
-        else:
+    return files, notes
+
+
+def read_submission(path, limits=None):
+    """Parses a .py file, .ipynb notebook or folder of them into kept units.
+    Raises UnreadableSubmission when nothing of it could be read."""
+    limits = limits or Limits()
+    files, notes = submission_files(path, limits)
+    units, skipped, parsed = [], [], 0
+    for relative, data in files:
+        name = relative.rsplit("/", 1)[-1]
+        if name.endswith(".ipynb"):
             try:
-                sources = [(file.read_text(encoding="utf-8", errors="replace"), file.name)]
-            except OSError as error:
-                raise UnreadableSubmission(f"cannot read {file}: {error}") from None
+                sources = _notebook_sources(data, name)
+            except ValueError as error:
+                notes.append(Note("load_error", str(error)))
+                continue
+        else:
+            sources = [(data.decode("utf-8", errors="replace"), name)]
         for source, origin in sources:
-            kept, dropped = units_from_source(source, origin)
+            if source is None:
+                notes.append(Note("load_error", f"{origin}: IPython could not read the cell; skipped"))
+                continue
+            parsed += len(source.encode(errors="replace"))
+            if parsed > limits.sources_bytes:
+                notes.append(Note("load_error", f"{origin}: past the {limits.sources_bytes} bytes of source "
+                                                "the grader parses in a submission; skipped"))
+                continue
+            kept, dropped = units_from_source(source, origin, limits)
             units.extend(kept)
             skipped.extend(dropped)
-    return Submission(units, skipped)
+    if not units and not skipped and notes:  # not one cell or file could be read
+        raise UnreadableSubmission("; ".join(n.text for n in notes))
+    if len(skipped) > limits.skipped_listed:
+        more = len(skipped) - limits.skipped_listed
+        skipped[limits.skipped_listed:] = [Note("skipped", f"... and {more} more top-level statements "
+                                                            "not run")]
+    return Submission(units, skipped + notes)

@@ -14,17 +14,17 @@ import time
 import uuid
 
 from autograder.batch.dask_worker import grade_remote
-from autograder.batch.outcome import DIED, FAILED, BatchError, Outcome, WorkerSetupError, unrecorded
+from autograder.batch.outcome import DIED, FAILED, UNREADABLE, BatchError, Outcome, WorkerSetupError, unrecorded
+from autograder.submission import UnreadableSubmission
 
 
 def pack(path):
-    """(is a folder, {relative name: bytes}): the files of a submission that the grader reads."""
-    from autograder.submission import _files  # the one rule for which files a folder submission has
+    """(is a folder, {relative name: bytes}): the files of a submission that the grader reads
+    (the reader's own rule: no links, regular files only, within its bounds)."""
+    from autograder.submission import submission_files
 
-    path = pathlib.Path(path)
-    if path.is_dir():
-        return True, {file.relative_to(path).as_posix(): file.read_bytes() for file in _files(path)}
-    return False, {path.name: path.read_bytes()}
+    files, _ = submission_files(path)
+    return pathlib.Path(path).is_dir(), dict(files)
 
 
 class DaskExecutor:
@@ -74,9 +74,9 @@ class DaskExecutor:
             for student, path in jobs:
                 try:
                     packed = pack(path)
-                except OSError as error:  # unreadable here: no worker could read it either
-                    unread.append(Outcome(student, path, unrecorded(path, args, FAILED, 0.0, timeout,
-                                                                     f"cannot read {path}: {error}"), 0.0))
+                except (OSError, UnreadableSubmission) as error:  # no worker could read it either
+                    unread.append(Outcome(student, path, unrecorded(path, args, UNREADABLE, 0.0, timeout,
+                                                                     error), 0.0))
                     continue
                 future = self.client.submit(grade_remote, str(path), packed, *args, timeout, pure=False,
                                             key=f"genimg-grade-{student}-{uuid.uuid4().hex[:8]}")

@@ -19,16 +19,19 @@ class WorkerSetupError(Exception):
 Outcome = collections.namedtuple("Outcome", "student path record seconds turnaround", defaults=(None,))
 
 # The ways a job can end without the grader's record.
-TIMEOUT, DIED, FAILED = "timeout", "died", "failed"
+TIMEOUT, DIED, FAILED, UNREADABLE = "timeout", "died", "failed", "unreadable"
 
 
 def unrecorded(path, args, ending, seconds, timeout, detail=None):
     """The record of a job that ended without one: past `timeout` (TIMEOUT), its
-    grading process died (DIED), or the grader raised `detail` (FAILED).
+    grading process died (DIED), the grader raised `detail` (FAILED), or the
+    submission could not be read to be sent (UNREADABLE, `detail` says why).
     `args`: the job's (parts, backend, limits)."""
-    from autograder.grade import failed_record
+    from autograder.grade import failed_record, unreadable_record
 
     parts, backend, _ = args
+    if ending == UNREADABLE:
+        return unreadable_record(path, backend, parts, detail, seconds).to_json()
     status, message = {
         TIMEOUT: ("timeout", f"grading took longer than {timeout:g} s and was stopped; look for an "
                              "endless loop or very slow code"),
