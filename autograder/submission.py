@@ -233,7 +233,8 @@ def submission_files(path, limits=None):
 
     A .py or .ipynb file, or a folder of them (hidden ones and `__x` left out),
     read without following any link; what is not read is a note. Raises
-    UnreadableSubmission when the named path is missing, a link, or neither.
+    UnreadableSubmission when the named path is missing, a link, or neither,
+    or when not one of its files can be read.
     """
     limits = limits or Limits()
     path = pathlib.Path(path)
@@ -251,8 +252,8 @@ def submission_files(path, limits=None):
         files, notes = _read_all(entries, limits)
     finally:
         os.close(root)
-    if not files and not notes:
-        raise UnreadableSubmission(f"{path} holds no .py or .ipynb file")
+    if not files:
+        raise UnreadableSubmission("; ".join(n.text for n in notes) or f"{path} holds no .py or .ipynb file")
     return files, notes
 
 

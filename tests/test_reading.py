@@ -231,3 +231,20 @@ def test_statements_not_run_are_listed_up_to_a_bound(tmp_path):
     read = read_submission(write(tmp_path, "loud.py", source), Limits(skipped_listed=50))
     skipped = [n.text for n in read.skipped if n.kind == "skipped"]
     assert len(skipped) == 51 and skipped[-1] == "... and 450 more top-level statements not run"
+
+
+def test_reconcile_reads_a_submitted_notebook_as_the_grader_does(tmp_path, secret):
+    """nbgrader's submitted/ folder holds what students uploaded: reconcile's staging copy
+    and its tamper comparison read it with the reader's rules, not through a link or a FIFO."""
+    from autograder.course import reconcile
+
+    linked, fifo = tmp_path / "mallory.ipynb", tmp_path / "oscar.ipynb"
+    linked.symlink_to(secret)
+    os.mkfifo(fifo)
+    records = reconcile._grade_files({"mallory": linked, "oscar": fifo}, ["kl_loss"], tmp_path / "staged",
+                                     tmp_path / "out", workers=1, timeout=60, backend=None, limits=Limits(),
+                                     progress=False)
+    assert records["mallory"].status == records["oscar"].status == "error"
+    assert "symbolic link" in records["mallory"].message and "not a regular file" in records["oscar"].message
+    assert MARKER not in json.dumps([r.to_json() for r in records.values()])
+    assert reconcile.changed_since_autograde(fifo, linked) is None

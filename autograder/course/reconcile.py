@@ -61,8 +61,9 @@ import nbformat
 
 from autograder.batch import pool
 from autograder.course.results import Row, write_csv
-from autograder.grade import default_backend, failed_record
+from autograder.grade import default_backend, failed_record, unreadable_record
 from autograder.limits import Limits
+from autograder.submission import UnreadableSubmission, submission_files
 from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, format_points, part_points
 
@@ -173,8 +174,8 @@ def changed_since_autograde(submitted, autograded):
     difference there means the submitted file changed after nbgrader read it.
     """
     try:
-        ours = nbformat.read(submitted, as_version=4).cells
-        theirs = nbformat.read(autograded, as_version=4).cells
+        ours, theirs = (nbformat.reads(_notebook_bytes(path).decode("utf-8"), as_version=4).cells
+                        for path in (submitted, autograded))
     except Exception:  # an unreadable file: graded (or zeroed) on its own terms
         return None
     if len(ours) != len(theirs):
@@ -193,14 +194,25 @@ def changed_since_autograde(submitted, autograded):
 def _grade_files(files, parts, staged, out, *, workers, timeout, backend, limits, progress):
     """Grades {student: notebook path} with the pool into `out`; returns {student: GradeRecord}."""
     staged.mkdir(parents=True)
+    unreadable = {}
     for student, path in files.items():
-        # A copy, taken now: what is graded cannot change while it is graded.
-        shutil.copyfile(path, staged / f"{student}.ipynb")
+        # A copy, taken now: what is graded cannot change while it is graded. Read as
+        # the grader reads a submission (no link followed, regular files only, bounded).
+        try:
+            (staged / f"{student}.ipynb").write_bytes(_notebook_bytes(path, limits))
+        except UnreadableSubmission as error:
+            unreadable[student] = unreadable_record(path, backend, parts, error)
     records = pool.run_batch(staged, out, workers=workers, timeout=timeout, backend=backend, parts=parts,
                              limits=limits, force=True, progress=progress)
-    return {student: records.get(student) or failed_record(
+    return {student: unreadable.get(student) or records.get(student) or failed_record(
                 staged / f"{student}.ipynb", backend, parts, "error", "the isolated grader wrote no result")
             for student in files}
+
+
+def _notebook_bytes(path, limits=None):
+    """The bytes of a notebook, read as the grader reads a submission (raises UnreadableSubmission)."""
+    [(_, data)], _ = submission_files(path, limits)
+    return data
 
 
 def _lower(first, second):
