@@ -15,6 +15,7 @@ operating system's business, not Keras's: they run on the tensorflow pass
 tests/test_grader.py's reference grade, on both passes.
 """
 
+import ctypes
 import inspect
 import os
 import pathlib
@@ -90,6 +91,30 @@ def submission(**attacks):
 
 
 # --- the attacks: three or more per guarantee -------------------------------------------
+
+# A shared-memory segment, a semaphore set and a message queue, mode 666, under keys
+# the test knows (IPC_CREAT | 0o666): none may outlive the grade that made them.
+IPC_ATTACK = """
+    import ctypes, os
+    libc, key = ctypes.CDLL(None, use_errno=True), int(os.environ["GENIMG_ATTACK_IPC_KEY"])
+    made = [libc.shmget(key, 4096, 0o1666), libc.semget(key + 1, 1, 0o1666), libc.msgget(key + 2, 0o1666)]
+    assert min(made) >= 0, f"refused: {made}, errno {ctypes.get_errno()}"
+    raise RuntimeError("started")
+"""
+
+
+IPC_KEY = 0x6E000000 + os.getpid() % 0x10000 * 4
+
+
+def ipc_objects(key):
+    """The System V objects (kind, key) on this machine's IPC namespace with keys key..key+2."""
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            found += [(kind, int(line.split()[0])) for line in table.readlines()[1:]
+                      if key <= int(line.split()[0]) <= key + 2]
+    return found
+
 
 ATTACKS = {
     "writes": {
@@ -190,6 +215,7 @@ ATTACKS = {
                              start_new_session=True)
             raise RuntimeError("started")
         """,
+        "System V objects anyone may use": IPC_ATTACK,
     },
     "resources": {
         "memory": """
@@ -309,6 +335,7 @@ def environment(tmp_path_factory):
         "GENIMG_ATTACK_UDP_PORT": str(listeners.udp.getsockname()[1]),
         "GENIMG_ATTACK_UNIX_NAME": listeners.unix_name,
         "GENIMG_ATTACK_MARK": mark,
+        "GENIMG_ATTACK_IPC_KEY": str(IPC_KEY),
         "AWS_SECRET_ACCESS_KEY": "genimg-attack-key",
     }
     os.environ.update(aims)
@@ -336,7 +363,7 @@ def graded(environment):
         source = submission(**{piece: ATTACKS[guarantee] for piece, guarantee in pieces.items()})
         records[name] = grade(write(environment["base"], f"{name}.py", source), parts=PARTS,
                               backend=BACKEND, limits=LIMITS)
-        leftovers[name] = marked(environment["mark"])
+        leftovers[name] = marked(environment["mark"]) + ipc_objects(IPC_KEY)
     records["honest"] = grade(environment["base"] / "honest.py", parts=PARTS, backend=BACKEND, limits=LIMITS)
     return records, leftovers
 
@@ -430,3 +457,37 @@ def test_a_fork_bomb_of_a_child_left_root_is_stopped_by_the_count(environment, m
     assert result.points == 0
     assert f"started more than {LIMITS.processes} processes" in " ".join(c.message for c in result.checks)
     assert "user" in record.isolation["missing"]  # and the result says the user guarantee is lost
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can act as another uid")
+def test_without_an_ipc_namespace_the_sweep_removes_what_the_uid_made():
+    """Where namespaces are refused, the sandbox's uid made its objects in the machine's
+    IPC namespace: closing the sandbox removes them (confine.process.remove_ipc_objects),
+    and only them. (This machine's uid cannot run Python without a mount namespace, so the
+    objects are made by a forked process that takes a sandbox uid.)"""
+    from autograder.isolation.confine.process import SANDBOX_UID_BASE, remove_ipc_objects
+
+    uid, key = SANDBOX_UID_BASE + 7 + os.getpid() % 1000, IPC_KEY + 100
+    attack = textwrap.dedent(IPC_ATTACK).replace('int(os.environ["GENIMG_ATTACK_IPC_KEY"])', str(key))
+    attack = attack.replace('raise RuntimeError("started")', "")
+    mine = textwrap.dedent(IPC_ATTACK).replace('int(os.environ["GENIMG_ATTACK_IPC_KEY"])', str(key + 10))
+    exec(mine.replace('raise RuntimeError("started")', ""), {})  # root's own, at other keys: they stay
+    try:
+        child = os.fork()
+        if child == 0:
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                exec(attack, {})
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        assert len(ipc_objects(key)) == 3
+        assert remove_ipc_objects(uid) == 3
+        assert ipc_objects(key) == [] and len(ipc_objects(key + 10)) == 3
+    finally:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.shmctl(libc.shmget(key + 10, 0, 0), 0, None)
+        libc.semctl(libc.semget(key + 11, 0, 0), 0, 0)
+        libc.msgctl(libc.msgget(key + 12, 0), 0, None)

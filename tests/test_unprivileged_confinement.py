@@ -87,7 +87,7 @@ def test_a_normal_user_enters_every_namespace_and_applies_every_restriction(atta
     assert attacked["report"], attacked["done"].stderr[-3000:]
     report = attacked["report"]
     assert report["uid"] == NOBODY
-    assert {"user-namespace", "pid-namespace", "net-namespace", "scratch-tmpfs", "not-root", "rlimits",
+    assert {"user-namespace", "pid-namespace", "ipc-namespace", "net-namespace", "scratch-tmpfs", "not-root", "rlimits",
             "seccomp-sockets", "landlock-fs"} <= set(report["applied"]), report["missing"]
     isolation = confine.isolation(report["applied"], report["missing"])
     assert isolation["level"] == "full", isolation
@@ -113,6 +113,6 @@ def test_off_linux_nothing_is_applied_and_the_result_says_so(monkeypatch, tmp_pa
     finally:
         os.chdir(cwd)
     assert set(applied) <= {"not-root"}
-    assert {"pid-namespace", "net-namespace", "uid", "rlimits", "seccomp-sockets", "landlock-fs"} <= set(missing)
+    assert {"pid-namespace", "ipc-namespace", "net-namespace", "uid", "rlimits", "seccomp-sockets", "landlock-fs"} <= set(missing)
     line = confine.describe(confine.isolation(applied, missing))
     assert line.startswith("WARNING: isolation: none") and confine.NOT_LINUX in line, line

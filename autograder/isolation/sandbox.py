@@ -31,7 +31,8 @@ import numpy as np
 import psutil
 
 from autograder.isolation import confine
-from autograder.isolation.confine.mechanisms import ENFORCED_BY, RLIMITS, SCRATCH_TMPFS
+from autograder.isolation.confine.mechanisms import ENFORCED_BY, IPC_NAMESPACE, RLIMITS, SCRATCH_TMPFS
+from autograder.isolation.confine.process import remove_ipc_objects
 from genimg_kit.checks.subject import SubmissionDied, SubmissionError
 from genimg_kit.parts import MissingName
 
@@ -302,6 +303,8 @@ class Sandbox:
         self._kill(self.death or "closed")
         self.process.wait()
         self.sweep(keep=set())  # with no pid namespace, a detached process survives the tree's kill
+        if self.plan.uid >= 0 and IPC_NAMESPACE not in (self.applied or ()):
+            remove_ipc_objects(self.plan.uid)  # the machine's IPC namespace: its System V objects stay
         shutil.rmtree(self.scratch, ignore_errors=True)
         for stream in (self.process.stdin, self.answers):
             try:

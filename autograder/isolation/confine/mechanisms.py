@@ -9,6 +9,7 @@ leave out; `isolation` turns the reports into the guarantees a grade states
 USER_NAMESPACE = "user-namespace"
 PID_NAMESPACE = "pid-namespace"
 NET_NAMESPACE = "net-namespace"
+IPC_NAMESPACE = "ipc-namespace"  # System V objects and POSIX message queues of its own
 SCRATCH_TMPFS = "scratch-tmpfs"  # the scratch folder is a size-limited tmpfs
 PRIVATE_SHM = "private-shm"
 EXPOSED_PYTHON = "exposed-python"  # a private folder that hides the Python installation is bridged
@@ -30,7 +31,7 @@ GUARANTEES = {
     "writes": "writes only to a fresh scratch folder",
     "answer_key": "the answer key and the grader's files cannot be read",
     "network": "no network and no new sockets",
-    "processes": "no process outlives its part",
+    "processes": "no process outlives its part, no IPC object its grade",
     "resources": "memory, processes, CPU time and file size limited by the kernel",
     "user": "runs as an unprivileged user",
 }
@@ -41,7 +42,8 @@ ENFORCED_BY = {
     "writes": (LANDLOCK_FS,),
     "answer_key": (LANDLOCK_FS,),
     "network": (SECCOMP_SOCKETS, NET_NAMESPACE, f"{SECCOMP_TCP_ONLY}+{LANDLOCK_TCP}"),
-    "processes": (PID_NAMESPACE, UID),
+    # A dedicated uid: the sweep kills what runs as it and removes the System V objects it owns.
+    "processes": (f"{PID_NAMESPACE}+{IPC_NAMESPACE}", UID),
     "resources": (RLIMITS,),
     "user": (UID, NOT_ROOT),
 }

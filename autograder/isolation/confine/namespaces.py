@@ -1,11 +1,13 @@
-"""Namespaces: the pid, network and mount namespaces a confined process lives in.
+"""Namespaces: the pid, IPC, network and mount namespaces a confined process lives in.
 
 `enter` unshares them (as root directly; otherwise inside a new user
 namespace that maps the user to itself), mounts a size-limited tmpfs on the
 scratch folder and a private /dev/shm, then forks twice: outside, a waiter
 that mirrors how the confined process ends; inside, pid 1, a bare init; below
 it, the confined process. When pid 1 dies, the kernel kills every process of
-the namespace, however it detached (new session, double fork). The network
+the namespace, however it detached (new session, double fork), and with the
+last of them the IPC namespace goes, every System V object and POSIX message
+queue created in it with it (on the machine's, one would outlive the grade). The network
 namespace has no interface but a loopback that is down.
 """
 
@@ -15,11 +17,12 @@ import shutil
 import signal
 import stat
 
-from .mechanisms import (EXPOSED_PYTHON, NET_NAMESPACE, PID_NAMESPACE, PRIVATE_SHM, SCRATCH_TMPFS,
-                         USER_NAMESPACE)
+from .mechanisms import (EXPOSED_PYTHON, IPC_NAMESPACE, NET_NAMESPACE, PID_NAMESPACE, PRIVATE_SHM,
+                         SCRATCH_TMPFS, USER_NAMESPACE)
 from .syscalls import LINUX, PR_SET_PDEATHSIG, libc
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x00020000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 MNT_DETACH = 2
 SHM = "/dev/shm"
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 1 << 12, 1 << 14, 1 << 18
@@ -74,11 +77,11 @@ def _expose(paths):
 
 def names(network):
     """The namespaces `enter` reports (the user namespace aside)."""
-    return [PID_NAMESPACE, NET_NAMESPACE] if network else [PID_NAMESPACE]
+    return [PID_NAMESPACE, IPC_NAMESPACE, *([NET_NAMESPACE] if network else [])]
 
 
 def enter(scratch, scratch_mb, owner, channel, expose=(), network=True, at_exit=None):
-    """New pid, network and mount namespaces, a size-limited tmpfs on `scratch` owned by
+    """New pid, IPC, network and mount namespaces, a size-limited tmpfs on `scratch` owned by
     `owner` (uid, gid), then a fork: returns (mechanisms that hold, {mechanism: why not}),
     in the forked child. As root, `expose` (the Python installation) is made reachable for an unprivileged
     uid where a private folder hides it (pyenv's under /root): see _expose.
@@ -90,7 +93,7 @@ def enter(scratch, scratch_mb, owner, channel, expose=(), network=True, at_exit=
     Must run before any thread starts (Keras and its backends start many): a fork
     keeps only the calling thread."""
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWNET if network else 0)
+    flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | (CLONE_NEWNET if network else 0)
     namespaces = names(network)
     refused = "new namespaces are refused here (a container without CAP_SYS_ADMIN or user namespaces)"
     if uid == 0 and _unshare(flags):

@@ -1,6 +1,7 @@
 """Who the confined process is and what it may take: a dedicated unprivileged uid
 (or, as root where none can run Python, no capability), and kernel resource
-limits (rlimits)."""
+limits (rlimits); and, without an IPC namespace, the System V objects that uid
+leaves behind."""
 
 import ctypes
 import os
@@ -106,3 +107,26 @@ def set_rlimits(plan):
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(which, (value, value))
     return [RLIMITS]
+
+
+# /proc/sysvipc/<kind>: the id's column and the owner uid's, and how to remove one.
+_SYSV = {"shm": (1, 7, "shmctl"), "sem": (1, 4, "semctl"), "msg": (1, 7, "msgctl")}
+IPC_RMID = 0
+
+
+def remove_ipc_objects(uid):
+    """Removes every System V shared-memory segment, semaphore set and message queue
+    owned by `uid` on this IPC namespace (the machine's, where the confined process
+    had none of its own); returns how many."""
+    removed = 0
+    for kind, (id_column, uid_column, call) in _SYSV.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = [line.split() for line in table.readlines()[1:]]
+        except OSError:
+            continue
+        for row in rows:
+            if int(row[uid_column]) == uid:
+                args = (int(row[id_column]), 0, IPC_RMID) if kind == "sem" else (int(row[id_column]), IPC_RMID, None)
+                removed += getattr(libc, call)(*args) == 0
+    return removed
