@@ -143,6 +143,8 @@ class _Run:
                 self.notes.extend(Note("load_error", e) for e in errors)
         except SubmissionDied as error:
             self.load_error = f"the submission failed while loading: {error}"
+            if self.sandbox.tampered:
+                self.notes.append(Note("tampered", f"while loading: {self.sandbox.tampered}; every part scores 0"))
 
     def grade_part(self, part, remaining_parts):
         if self.end is not None and self.left() < 1:  # not even a restart: the deadline is here
@@ -165,6 +167,9 @@ class _Run:
             return failed_part(part, DEADLINE_USED, HIDDEN)
         subject = RemoteSubject(self.sandbox, time.monotonic() + seconds, profile=self.profile)
         result = run_part(part, subject, HIDDEN)
+        if self.sandbox.tampered:  # its answers are void: none of them may count
+            result = failed_part(part, f"tampering detected: {self.sandbox.tampered}", HIDDEN)
+            self.notes.append(Note("tampered", f"{part}: {self.sandbox.tampered}; the part scores 0"))
         if self.sandbox.timed_out and len(PARTS[part].names) == 1:
             self.walls[PARTS[part].names[0]] = part
         if self.sandbox.container_failure:

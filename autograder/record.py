@@ -21,8 +21,9 @@ STATUSES = ("ok", "error", "timeout", "missing", "environment")
 
 # What a note is about: a top-level statement the grader did not run; a
 # statement that raised while loading (or a cell that did not parse); what the
-# submission printed.
-NOTE_KINDS = ("skipped", "load_error", "printed")
+# submission printed; tampering with the probes or the answer pipe, detected
+# in the sandbox (the part it happened in scores 0).
+NOTE_KINDS = ("skipped", "load_error", "printed", "tampered")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,15 @@ Requests arrive on stdin (pickles from the grader); answers leave on the
 private pipe OUT_FD as a JSON header plus an .npz of plain numeric arrays, so
 nothing the student's code builds can travel back as an object. The answer
 key (genimg_ref) and the grader (autograder) cannot be imported from here.
+
+Graded code runs in this process, beside the probes that call it: it could
+reach them. So the probes are dispatched from a table copied before any of
+it loads, every answer echoes its request's token, and after the load and every probe
+the child compares the kit, NumPy, Keras's ops and what an answer is written
+with against a fingerprint taken before graded code ran: an answer sent
+after they changed says "tampered" (see sandbox.Sandbox.request for the
+grader's side). This detects tampering; it cannot prevent code that runs
+here from reading this process's memory.
 """
 
 import builtins
@@ -20,6 +29,36 @@ import sys
 
 BLOCKED_PACKAGES = ("genimg_ref", "autograder")
 HERE = os.path.dirname(os.path.abspath(__file__))
+# What the probes and the answers rely on: graded code may not change it. The kit
+# whole; of the rest, the modules' own names (their submodules would cost a check
+# ten times as long, and every probe is followed by one).
+WATCHED_PACKAGE = "genimg_kit"
+WATCHED_MODULES = ("numpy", "numpy.random", "keras", "keras.ops", "keras.random", "json", "io", "struct",
+                   "pickle", "builtins")
+
+
+def fingerprint():
+    """{(module, attribute): identity} of the callables of every watched module loaded
+    now (and of their code objects): what graded code must leave as it found it."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in WATCHED_MODULES or name.split(".")[0] == WATCHED_PACKAGE):
+            continue
+        found[name, ""] = id(module)
+        for attribute, value in list(vars(module).items()):
+            if callable(value):
+                found[name, attribute] = (id(value), id(getattr(value, "__code__", None)))
+            elif isinstance(value, dict) and name.split(".")[0] == WATCHED_PACKAGE:  # the probe table
+                found.update({(name, f"{attribute}[{key!r}]"): id(entry) for key, entry in list(value.items())
+                              if callable(entry)})
+    return found
+
+
+def changed_since(before):
+    """The watched names whose module, function or code is no longer what `before` saw."""
+    now = fingerprint()
+    return sorted(f"{module}.{attribute}".rstrip(".") for (module, attribute), identity in before.items()
+                  if now.get((module, attribute)) != identity)
 
 
 class AnswerKeyBlocker:
@@ -68,12 +107,15 @@ def main():
     from genimg_kit import probes
     from genimg_kit.parts import GRADED_NAMES, MissingName
 
+    # Bound now: graded code that rebinds them changes no answer (and is reported).
+    savez, dumps, pack, BytesIO = np.savez, json.dumps, struct.pack, io.BytesIO
+
     def send(header, arrays=None):
-        buffer = io.BytesIO()
-        np.savez(buffer, **(arrays or {}))
-        body = json.dumps(header).encode()
-        payload = struct.pack("<I", len(body)) + body + buffer.getvalue()
-        answers.write(struct.pack("<Q", len(payload)) + payload)
+        buffer = BytesIO()
+        savez(buffer, **(arrays or {}))
+        body = dumps(header).encode()
+        payload = pack("<I", len(body)) + body + buffer.getvalue()
+        answers.write(pack("<Q", len(payload)) + payload)
         answers.flush()
 
     def receive():
@@ -83,31 +125,40 @@ def main():
         return pickle.loads(requests.read(struct.unpack("<Q", size)[0]))
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
+    table, before = dict(probes.PROBES), fingerprint()
     send({"status": "ready", "accelerator": started["device"],
           "confinement": {"applied": applied, "missing": missing}})
     while (request := receive()) is not None:
-        if request["op"] == "load":
+        token = request.get("token")
+        if request["op"] == "ping":
+            send({"status": "pong", "token": token})
+        elif request["op"] == "load":
             errors = []
             for label, source in request["units"]:
                 try:
                     exec(compile(source, label, "exec"), namespace)
                 except BaseException as error:  # a failing statement costs only itself
                     errors.append(f"{label}: {probes.describe_exception(error)}")
-            send({"status": "ok", "errors": errors,
-                  "defined": [n for n in GRADED_NAMES if n in namespace]})
+            if changed := changed_since(before):
+                send({"status": "tampered", "token": token, "changed": changed[:20]})
+            else:
+                send({"status": "ok", "token": token, "errors": errors,
+                      "defined": [n for n in GRADED_NAMES if n in namespace]})
         elif request["op"] == "release":
             probes.release_memory()
-            send({"status": "ok"})
+            send({"status": "ok", "token": token})
         elif request["op"] == "probe":
             probes.set_seed(request["seed"])
             try:
-                arrays = probes.run_probe(namespace, request["probe"], request["arrays"])
+                arrays = table[request["probe"]](namespace, **request["arrays"])
             except MissingName as error:
-                send({"status": "missing", "names": error.names})
+                send({"status": "missing", "token": token, "names": error.names})
             except BaseException as error:  # SystemExit and KeyboardInterrupt included
-                send({"status": "error", "message": probes.describe_exception(error)})
+                send({"status": "error", "token": token, "message": probes.describe_exception(error)})
             else:
-                send({"status": "ok"}, arrays)
+                changed = changed_since(before)  # while the probe ran
+                send({"status": "tampered", "token": token, "changed": changed[:20]} if changed
+                     else {"status": "ok", "token": token}, None if changed else arrays)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import pickle
+import secrets
 import select
 import shutil
 import signal
@@ -106,6 +107,7 @@ class Sandbox:
         self.memory_mb = limits.memory_mb
         self.death = None  # why the child died, once it has
         self.timed_out = False  # whether it died for not answering in time
+        self.tampered = None  # why its answers stopped being trusted, once they have
         self.container_failure = False  # whether the container's OOM killer killed it (not the student)
         self._oom_kills = container.oom_kills()
         self.applied = None  # the confinement mechanisms that hold, once the child is ready
@@ -236,8 +238,13 @@ class Sandbox:
             payload = self._read_exactly(size, deadline)
             header_size = struct.unpack("<I", payload[:4])[0]
             header = json.loads(payload[4:4 + header_size])
-            with np.load(io.BytesIO(payload[4 + header_size:]), allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
+            try:
+                with np.load(io.BytesIO(payload[4 + header_size:]), allow_pickle=False) as npz:
+                    arrays = {key: npz[key] for key in npz.files}
+            except Exception as error:  # anything but a plain .npz (its EOFError is not the pipe's)
+                raise ValueError(f"{type(error).__name__}: {error}") from None
+            if not isinstance(header, dict):
+                raise ValueError("a header that is not a JSON object")
         except TimeoutError:
             self.timed_out = self.death is None
             self._kill(f"the submission did not answer within {timeout:.0f} s and was stopped "
@@ -251,7 +258,7 @@ class Sandbox:
             raise SubmissionDied(self.death) from None
         return header, arrays
 
-    def request(self, message, timeout):
+    def _send(self, message):
         if self.death:
             raise SubmissionDied(self.death)
         data = pickle.dumps(message)
@@ -261,7 +268,41 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             self._died()
             raise SubmissionDied(self.death) from None
-        return self._receive(timeout)
+
+    def _tampered(self, why):
+        """Voids the answer and the sandbox: its code reached the probes or the answer pipe."""
+        self.tampered, self.timed_out = why, False
+        self._kill(f"tampering detected: {why}")
+        raise SubmissionDied(self.death)
+
+    def _answer(self, token, timeout):
+        header, arrays = self._receive(timeout)
+        if header.get("status") == "tampered":
+            self._tampered("graded code changed what the probes run on: " + ", ".join(header.get("changed", [])))
+        if header.get("token") != token:
+            self._tampered("an answer that belongs to no request reached the answer pipe (written by graded code)")
+        return header, arrays
+
+    def request(self, message, timeout):
+        """Sends `message`, returns its answer (header, arrays). After a probe or a load, where
+        graded code ran, a ping must come back next and at once: a second answer to the probe, or
+        none, means something else wrote on the answer pipe or stopped the child answering."""
+        deadline = time.monotonic() + timeout
+        token = secrets.token_hex(16)
+        self._send({**message, "token": token})
+        header, arrays = self._answer(token, timeout)
+        if message["op"] in ("probe", "load"):
+            ping = secrets.token_hex(16)
+            self._send({"op": "ping", "token": ping})
+            try:
+                pong, _ = self._answer(ping, max(deadline - time.monotonic(), 1.0))
+            except SubmissionDied:
+                if self.tampered is None:
+                    self._tampered(f"the child stopped answering right after its answer ({self.death})")
+                raise
+            if pong.get("status") != "pong":
+                self._tampered("a second answer to one probe reached the answer pipe")
+        return header, arrays
 
     def release(self, timeout):
         """Asks the child to hand back memory between parts (probes.release_memory)."""

@@ -8,7 +8,7 @@ sandboxed child process and receives only these arrays.
 
 One module per part, laid out like `genimg_kit.checks`; each lists its
 probes (`PROBES`). A check hands `subject.probe` the probe function itself;
-the sandbox child finds it again by name here (`run_probe`). This package
+the sandbox child finds it again by name in `PROBES`. This package
 holds what the probes share: the graded-name lookup, the conversion to
 numpy, the message of a raised exception. The per-part modules look these
 up on this package when they run (`probes.to_numpy(...)`), so there is one
@@ -123,8 +123,3 @@ def pair(value, what, names):
 _MODULES = part_modules("genimg_kit.probes")
 PROBES = {probe.__name__: probe for module in _MODULES for probe in module.PROBES}
 assert len(PROBES) == sum(len(module.PROBES) for module in _MODULES), "probe names must be unique"
-
-
-def run_probe(namespace, probe_name, arrays):
-    """Runs the probe called `probe_name` (the sandbox child's requests name it)."""
-    return PROBES[probe_name](namespace, **arrays)
