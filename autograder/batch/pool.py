@@ -122,7 +122,8 @@ def find_submissions(directory):
             found[child.stem].append(child)
     clashes = {s: paths for s, paths in found.items() if len(paths) > 1}
     if clashes:
-        listing = "; ".join(f"{s}: " + ", ".join(p.name for p in sorted(ps)) for s, ps in sorted(clashes.items()))
+        listing = "; ".join(f"{shown(s)}: " + ", ".join(shown(p.name) for p in sorted(ps))
+                            for s, ps in sorted(clashes.items()))
         raise BatchError(f"more than one submission per student id ({listing}); keep one of each")
     return sorted((student, paths[0]) for student, paths in found.items())
 
