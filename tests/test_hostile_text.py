@@ -203,6 +203,12 @@ def test_summary_csv_holds_no_formula_and_reads_every_id_back(tmp_path):
     assert set(class_data.load_class(tmp_path).records) == set(IDS)
 
 
+def test_an_outdir_of_the_older_layout_is_still_reported(tmp_path):
+    for student in ("alice", "bob"):  # OUT/<student>/results.json, as an older release wrote it
+        writers.write_json(pool.results_data(synthetic_record(student, "correct")), tmp_path / student / "results.json")
+    assert set(class_data.load_class(tmp_path).records) == {"alice", "bob"}
+
+
 def test_a_negative_number_stays_a_number_and_text_like_it_does_not():
     assert writers.csv_cell(-2.5) == -2.5 and writers.csv_cell(0) == 0 and writers.csv_cell("") == ""
     assert writers.csv_cell("-2.5") == "'-2.5"
