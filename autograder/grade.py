@@ -15,7 +15,7 @@ from autograder.hidden import HIDDEN
 from autograder.isolation import container as containers
 from autograder.isolation.sandbox import RemoteSubject, Sandbox, SandboxStartError
 from autograder.limits import Limits
-from autograder.record import GradeRecord, Note
+from autograder.record import PRINTED_CHARS, GradeRecord, Note
 from autograder.submission import UnreadableSubmission, read_submission
 from genimg_kit.checks.battery import failed_part, run_part
 from genimg_kit.checks.subject import SubmissionDied
@@ -203,4 +203,4 @@ def _close(sandbox, notes):
     sandbox.close()
     printed = sandbox.stdout.text().strip()
     if printed:
-        notes.append(Note("printed", printed[-2000:]))
+        notes.append(Note("printed", printed[-PRINTED_CHARS:]))

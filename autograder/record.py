@@ -5,11 +5,20 @@ carries it back from its workers (as `to_json()`), `reconcile` scores the
 gradebook from it, and every writer (text, Gradescope, Classroom, the batch
 summary) formats it. `to_json` / `from_json` round-trip exactly; a file is
 only ever written from a record, never parsed to score one.
+
+A record holds only plain text: every text in it (the submission's name,
+the message, each note, each check's message, counterexample and the rest)
+passes through `genimg_kit.text` when the record or note is made, however it
+is made (by `grade`, `failed_record`, `from_json`, `dataclasses.replace`),
+so every writer shows what a submission printed, raised or is called
+without a control character or escape sequence in it (a record of an older
+release is cleaned as it is read).
 """
 
 import dataclasses
 
 from genimg_kit.checks.results import CheckResult, PartResult
+from genimg_kit.text import one_line, plain
 
 # How a grading ended. "ok": graded, whatever the score. "error": the
 # submission could not be read, or the grader could not run on it.
@@ -24,6 +33,8 @@ STATUSES = ("ok", "error", "timeout", "missing", "environment")
 # submission printed; tampering with the probes or the answer pipe, detected
 # in the sandbox (the part it happened in scores 0).
 NOTE_KINDS = ("skipped", "load_error", "printed", "tampered")
+# What a "printed" note keeps of what the submission printed: its end.
+PRINTED_CHARS = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +45,14 @@ class Note:
     def __post_init__(self):
         if self.kind not in NOTE_KINDS:
             raise ValueError(f"unknown note kind {self.kind!r}")
+        object.__setattr__(self, "text", plain(self.text))
+
+
+def _plain_check(result):
+    """A CheckResult whose every text is plain (names on one line)."""
+    return dataclasses.replace(
+        result, id=one_line(result.id), part=one_line(result.part), description=one_line(result.description),
+        message=plain(result.message), counterexample=plain(result.counterexample), hint=plain(result.hint))
 
 
 @dataclasses.dataclass
@@ -55,6 +74,10 @@ class GradeRecord:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+        self.submission, self.message = one_line(self.submission), plain(self.message)
+        self.backend, self.profile = one_line(self.backend), one_line(self.profile)
+        self.parts = {part: PartResult(result.part, [_plain_check(c) for c in result.checks])
+                      for part, result in self.parts.items()}
 
     @property
     def score(self):

@@ -2,9 +2,18 @@
 
 One formatter per output, and one text per failed check
 (`genimg_kit.checks.report.check_details`) shared by all of them.
+
+What a submission wrote reaches them as plain text (the record holds only
+that, `autograder.record`), and the text report shows it where it cannot
+pass for the report's own lines: at column 0 only the grader's lines; what
+the submission printed, and the statements that failed while it loaded,
+each line behind "  | " under a line saying what it is; a check's details
+indented below its [FAIL] line; a status message's further lines behind
+"  | ". The CSV files (`write_csv`) hold no cell a spreadsheet would run.
 """
 
 import base64
+import csv
 import dataclasses
 import json
 import os
@@ -14,9 +23,11 @@ from genimg_kit.checks.battery import battery
 from genimg_kit.checks.report import check_details, format_part
 from genimg_kit.checks.results import PartResult
 from genimg_kit.parts import PARTS, format_points
+from genimg_kit.text import quoted
 
 from autograder.isolation.confine import describe as describe_isolation
 from autograder.hidden import HIDDEN
+from autograder.record import PRINTED_CHARS
 
 
 def text_report(record, show_passed=True, total=True):
@@ -26,7 +37,8 @@ def text_report(record, show_passed=True, total=True):
     if record.isolation:
         lines.append(describe_isolation(record.isolation))
     if record.status != "ok":
-        lines.append(f"status: {record.status}: {record.message}")
+        first, _, rest = record.message.partition("\n")
+        lines += [f"status: {record.status}: {first}"] + (quoted(rest) if rest else [])
     if total:
         lines.append(f"score: {format_points(record.score)}/{format_points(record.max_score)}")
     lines.append("")
@@ -36,7 +48,11 @@ def text_report(record, show_passed=True, total=True):
     if skipped:
         lines.append(f"{len(skipped)} top-level statements were not run (training, plotting, downloads; "
                      "see the README's grading rule)")
-    lines += [_note_text(n) for n in record.notes if n.kind != "skipped"]
+    failed = [n.text for n in record.notes if n.kind == "load_error"]
+    if failed:
+        lines += ["these statements failed while the submission loaded:"] + quoted("\n".join(failed))
+    for note in (n for n in record.notes if n.kind == "printed"):
+        lines += [f"the submission printed (at most its last {PRINTED_CHARS} characters):"] + quoted(note.text)
     lines.append(f"graded in {record.seconds:.1f} s")
     return "\n".join(lines)
 
@@ -61,10 +77,6 @@ def public_view(record):
     parts = {part: PartResult(part, [c for c in result.checks if not c.hidden])
              for part, result in record.parts.items()}
     return dataclasses.replace(record, parts=parts)
-
-
-def _note_text(note):
-    return "the submission printed:\n" + note.text if note.kind == "printed" else note.text
 
 
 def test_number(check_id):
@@ -163,6 +175,38 @@ def write_json(data, path):
 
 def write_text(text, path):
     write_atomic(path, lambda f: f.write(text))
+
+
+# What starts a spreadsheet formula (OWASP's CSV injection list), and the quote that
+# escapes one: a cell starting with it is escaped too, so that reading back is exact.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value):
+    """`value` as a CSV cell no spreadsheet runs: text that starts like a formula
+    gets a leading "'"; numbers (and blanks) stay as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def csv_text(cell):
+    """The text a `csv_cell` held (the inverse of csv_cell on text)."""
+    return cell[1:] if isinstance(cell, str) and cell.startswith("'") else cell
+
+
+def write_csv(path, fields, rows):
+    """Writes `rows` (dicts of `fields`) as a CSV at `path`, every cell through `csv_cell`."""
+    def write(f):
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+
+    write_atomic(path, write)
+
+
+def read_csv(path):
+    """The rows of a CSV `write_csv` wrote, as dicts of text, each cell as it was written."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{key: csv_text(cell) for key, cell in row.items()} for row in csv.DictReader(f)]
 
 
 def encode_classroom(data):

@@ -78,7 +78,7 @@ def class_records(students):
 
 
 def write_batch(outdir, records):
-    """OUTDIR/<student>/results.json and OUTDIR/summary.csv, as the batch pool writes them."""
+    """OUTDIR/students/<student>/results.json and OUTDIR/summary.csv, as the batch pool writes them."""
     for student, r in records.items():
         pool.write_result(outdir, student, r)
     pool.write_summary(outdir)

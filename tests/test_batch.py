@@ -35,12 +35,11 @@ PARTS = ["kl_loss"]
 
 
 def read_summary(out):
-    with open(out / pool.SUMMARY_NAME, newline="") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+    return pool.read_summary(out)
 
 
 def mtimes(out):
-    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("students/*/results.json")}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +87,7 @@ def test_timeout_is_enforced_from_outside(graded):
     _, out, _, total = graded
     row = read_summary(out)["a_hanging"]
     assert TIMEOUT <= float(row["seconds"]) < TIMEOUT + 15
-    data = json.loads((out / "a_hanging" / "results.json").read_text())
+    data = json.loads(pool.results_path(out, "a_hanging").read_text())
     assert data["score"] == 0 and f"longer than {TIMEOUT:g} s" in data["output"]
     # The hanging student did not hold up the others: they ran in the other worker meanwhile.
     assert total < 2 * TIMEOUT + 60
@@ -96,13 +95,13 @@ def test_timeout_is_enforced_from_outside(graded):
 
 def test_results_json_is_gradescope_format(graded):
     out = graded[1]
-    correct = json.loads((out / "b_correct" / "results.json").read_text())
+    correct = json.loads(pool.results_path(out, "b_correct").read_text())
     assert {"score", "execution_time", "output", "tests"} <= set(correct)
     assert all({"name", "score", "max_score", "status", "visibility"} <= set(t) for t in correct["tests"])
     assert {t["visibility"] for t in correct["tests"]} == {"visible", "after_published"}
     assert correct["extra_data"]["genimg"]["status"] == "ok"
     assert correct["extra_data"]["genimg"]["backend"] == BACKEND
-    broken = json.loads((out / "d_broken" / "results.json").read_text())
+    broken = json.loads(pool.results_path(out, "d_broken").read_text())
     assert broken["score"] == 0 and "could not be read" in broken["output"]
     assert (out / pool.LOG_NAME).exists()
 
@@ -116,7 +115,7 @@ def test_the_workers_record_survives_the_trip(graded):
         # The summary row is the record's part points, and results.json holds the record itself.
         assert {p: float(row[p]) for p in PARTS} == {p: round(r.points, 2) for p, r in record.parts.items()}
         assert float(row["score"]) == round(record.score, 2) and row["status"] == record.status
-        data = json.loads((out / student / "results.json").read_text())
+        data = json.loads(pool.results_path(out, student).read_text())
         assert data["extra_data"]["genimg"] == record.to_json()
         assert GradeRecord.from_json(data["extra_data"]["genimg"]).to_json() == record.to_json()
         assert data["score"] == pytest.approx(record.score, abs=1e-6)

@@ -153,7 +153,7 @@ def summary_rows(out):
 
 
 def mtimes(out):
-    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("students/*/results.json")}
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_dask_grades_the_same_records_as_the_local_pool(runs):
     assert remote["c_buggy"].submission == str(runs["class"] / "c_buggy")
     # Written here, the same files the local pool writes.
     for student in local:
-        data = json.loads((runs["dask_out"] / student / "results.json").read_text())
+        data = json.loads(pool.results_path(runs["dask_out"], student).read_text())
         assert data["extra_data"]["genimg"] == remote[student].to_json()
     local_rows, dask_rows = (summary_rows(runs[out]) for out in ("local_out", "dask_out"))
     assert list(dask_rows) == list(local) and dask_rows == local_rows

@@ -27,6 +27,7 @@ import nbformat
 import pytest
 
 from autograder import cli
+from autograder.batch import pool
 from autograder.course import reconcile as course_lib
 from autograder.record import GradeRecord
 from genimg_kit.checks.results import CheckResult, PartResult
@@ -477,9 +478,9 @@ def test_a_submission_rewritten_during_autograde_is_flagged_and_gets_the_lower_s
     assert submitted.read_bytes() != course["submitted_tamper"], "the trick did not run: the test proves nothing"
     # What the rewritten file alone would have scored: the instructor's solutions, full marks.
     details = course["root"] / "reconcile" / ASSIGNMENT
-    rewritten = part_scores(details / NOTEBOOK / "tamper_submission" / "results.json")
+    rewritten = part_scores(pool.results_path(details / NOTEBOOK, "tamper_submission"))
     assert rewritten == {p: POINTS for p in PARTS}
-    copy_ = part_scores(details / course_lib.COPIES / NOTEBOOK / "tamper_submission" / "results.json")
+    copy_ = part_scores(pool.results_path(details / course_lib.COPIES / NOTEBOOK, "tamper_submission"))
     assert copy_ == pytest.approx(wrong_scores(course), abs=0.01)
     for part in PARTS:
         row = course["rows"]["tamper_submission", part]
@@ -492,7 +493,7 @@ def test_planted_result_files_are_never_read_and_are_replaced(course):
     # The trick's own files are where it put them ...
     assert (root / "autograded" / "fake_files" / ASSIGNMENT / "results.json").exists()
     # ... and what reconcile wrote where it writes by default is its own.
-    details = root / "reconcile" / ASSIGNMENT / NOTEBOOK / "fake_files" / "results.json"
+    details = pool.results_path(root / "reconcile" / ASSIGNMENT / NOTEBOOK, "fake_files")
     assert part_scores(details)["kl_loss"] == pytest.approx(final(course, "wrong")["kl_loss"], abs=0.01)
 
 

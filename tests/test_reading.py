@@ -10,7 +10,6 @@ note, and read the rest.
 import ast
 import json
 import os
-import pathlib
 import random
 import threading
 

@@ -64,7 +64,7 @@ def test_text_report_tells_skipped_statements_from_other_notes_by_kind():
     assert "1 top-level statements were not run" in text
     assert "vae.fit" not in text  # counted, not listed
     assert "NameError: name 'x' is not defined" in text
-    assert "the submission printed:\nhello\nworld" in text
+    assert "characters):\n  | hello\n  | world\n" in text  # what it printed, each line behind "  | "
 
 
 def test_a_convergence_part_that_fails_with_a_losing_piece_says_so():

@@ -16,7 +16,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="genimg-grade batch",
         description="Grade every submission in DIR (each child: a folder, .py or .ipynb; "
-                    "student id = its name without suffix) into OUTDIR/<student>/results.json "
+                    "student id = its name without suffix) into OUTDIR/students/<student>/results.json "
                     "and OUTDIR/summary.csv.")
     parser.add_argument("directory", metavar="DIR", help="folder with one submission per student")
     parser.add_argument("--out", required=True, metavar="OUTDIR", help="where results go")

@@ -5,6 +5,7 @@ import argparse
 import sys
 import time
 
+from genimg_kit.text import one_line, shown
 from autograder.course import reconcile as course
 from autograder.apps.options import add_grading_options, add_timeout, add_workers, grading_limits
 
@@ -50,7 +51,7 @@ def main(argv=None):
     print(f"{len(students)} students, {len(rows)} check cells reconciled into the gradebook; "
           f"{len(flagged)} flagged ({time.monotonic() - started:.0f} s). CSV: {out}")
     for row in flagged:
-        print(f"  FLAGGED {row.student} {row.cell}: {row.reason}")
+        print(f"  FLAGGED {shown(row.student)} {row.cell}: {one_line(row.reason)}")
     if unregistered:
-        print(f"not in the gradebook (run nbgrader autograde for them first): {', '.join(unregistered)}")
+        print(f"not in the gradebook (run nbgrader autograde for them first): {', '.join(map(shown, unregistered))}")
     return 0

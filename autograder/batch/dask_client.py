@@ -16,6 +16,7 @@ import uuid
 from autograder.batch.dask_worker import grade_remote
 from autograder.batch.outcome import DIED, FAILED, UNREADABLE, BatchError, Outcome, WorkerSetupError, unrecorded
 from autograder.submission import UnreadableSubmission
+from genimg_kit.text import shown
 
 
 def pack(path):
@@ -79,7 +80,7 @@ class DaskExecutor:
                                                                      error), 0.0))
                     continue
                 future = self.client.submit(grade_remote, str(path), packed, *args, timeout, pure=False,
-                                            key=f"genimg-grade-{student}-{uuid.uuid4().hex[:8]}")
+                                            key=f"genimg-grade-{shown(student)}-{uuid.uuid4().hex[:8]}")
                 self.futures[future] = (student, path, time.monotonic())
                 done.add(future)
                 return True
@@ -109,7 +110,7 @@ class DaskExecutor:
         except Exception as error:
             return Outcome(student, path, unrecorded(path, args, FAILED, 0.0, timeout, repr(error)), 0.0)
         with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"--- {student}: {result['ending'] or 'graded'} in {result['seconds']:.1f} s on Dask worker "
+            log.write(f"--- {shown(student)}: {result['ending'] or 'graded'} in {result['seconds']:.1f} s on Dask worker "
                       f"{result['worker']}, grading process {result['pid']} ---\n{result['log']}")
         return Outcome(student, path, result["record"], result["seconds"])
 

@@ -4,10 +4,20 @@
 
 Every immediate child of the folder is one student's submission: a folder,
 a `.py` file or an `.ipynb` notebook; the student id is its name without the
-suffix. For each one the pool writes `OUT/<student>/results.json`
+suffix. For each one the pool writes `OUT/students/<student>/results.json`
 (`writers.gradescope(record)`, its `extra_data` also holding `"genimg": record.to_json()`)
 and, at the end, `OUT/summary.csv`, one row per grade record found in
-`OUT/*/results.json`.
+`OUT/students/*/results.json`.
+
+A student id is data, whatever it says: the students' folders are all in
+`OUT/students/`, apart from the batch's own files (`summary.csv`,
+`batch.log`, and the class report's `report.html` and `report_students/`),
+so no id can name one of those (a student called `summary.csv` has the
+folder `OUT/students/summary.csv/`); summary.csv holds each id exactly,
+escaped only where a spreadsheet would take it for a formula
+(`writers.write_csv`); the progress lines and the log show it by
+`genimg_kit.text.shown`. An OUT of an older release (`OUT/<student>/results.json`)
+is still read (the class report), but a batch into it grades everyone again.
 
 How it runs: `run_batch` is the one place that decides what to grade
 (resume, --force, --retry-failed), turns what comes back into grade records,
@@ -48,7 +58,6 @@ process; on Dask, by the task on its worker.
 """
 
 import collections
-import csv
 import json
 import os
 import pathlib
@@ -63,8 +72,10 @@ from autograder.batch.outcome import FAILED, BatchError, unrecorded
 from autograder.limits import Limits
 from autograder.record import GradeRecord
 from genimg_kit.parts import PARTS
+from genimg_kit.text import shown
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
+STUDENTS_NAME = "students"  # OUT/students/<student>/: the students' files, apart from the batch's own
 RESULTS_NAME = "results.json"
 SUMMARY_NAME = "summary.csv"
 LOG_NAME = "batch.log"
@@ -111,7 +122,8 @@ def find_submissions(directory):
             found[child.stem].append(child)
     clashes = {s: paths for s, paths in found.items() if len(paths) > 1}
     if clashes:
-        listing = "; ".join(f"{s}: " + ", ".join(p.name for p in sorted(ps)) for s, ps in sorted(clashes.items()))
+        listing = "; ".join(f"{shown(s)}: " + ", ".join(shown(p.name) for p in sorted(ps))
+                            for s, ps in sorted(clashes.items()))
         raise BatchError(f"more than one submission per student id ({listing}); keep one of each")
     return sorted((student, paths[0]) for student, paths in found.items())
 
@@ -135,10 +147,31 @@ def read_record(path):
         return None
 
 
+def results_path(out, student):
+    """OUT/students/<student>/results.json: where the batch keeps a student's result."""
+    return pathlib.Path(out) / STUDENTS_NAME / student / RESULTS_NAME
+
+
+def recorded(out):
+    """{student: GradeRecord} of every results.json in OUT that holds one, sorted by student.
+
+    An OUT without a students/ folder is read as an older release laid it
+    out, OUT/<student>/results.json.
+    """
+    out = pathlib.Path(out)
+    pattern = f"{STUDENTS_NAME}/*/{RESULTS_NAME}" if (out / STUDENTS_NAME).is_dir() else f"*/{RESULTS_NAME}"
+    records = {}
+    for results in sorted(out.glob(pattern)):
+        record = read_record(results)
+        if record is not None:
+            records[results.parent.name] = record
+    return records
+
+
 def needs_grading(out, student, force=False, retry_failed=False):
     if force:
         return True
-    record = read_record(pathlib.Path(out) / student / RESULTS_NAME)
+    record = read_record(results_path(out, student))
     if record is None:
         return True
     return retry_failed and record.status != "ok"
@@ -155,9 +188,9 @@ def results_data(record):
 
 
 def write_result(out, student, record):
-    """Writes OUT/<student>/results.json for one finished (or stopped) submission."""
+    """Writes OUT/students/<student>/results.json for one finished (or stopped) submission."""
     data = results_data(record)
-    writers.write_json(data, pathlib.Path(out) / student / RESULTS_NAME)
+    writers.write_json(data, results_path(out, student))
     return data
 
 
@@ -172,27 +205,20 @@ def summary_row(student, record):
 
 
 def write_summary(out, graded=None):
-    """Rebuilds OUT/summary.csv from the grade records in OUT/*/results.json.
+    """Rebuilds OUT/summary.csv from the grade records in OUT/students/*/results.json.
 
     `graded` ({student: GradeRecord}, those graded in this run) stands in for
     those students' files. Returns {student: GradeRecord} of every row, sorted.
     """
-    out = pathlib.Path(out)
-    records = {}
-    for results in out.glob(f"*/{RESULTS_NAME}"):
-        record = read_record(results)
-        if record is not None:
-            records[results.parent.name] = record
-    records.update(graded or {})
-    records = dict(sorted(records.items()))
-
-    def write(f):
-        writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
-        writer.writeheader()
-        writer.writerows(summary_row(student, record) for student, record in records.items())
-
-    writers.write_atomic(out / SUMMARY_NAME, write)
+    records = dict(sorted({**recorded(out), **(graded or {})}.items()))
+    writers.write_csv(pathlib.Path(out) / SUMMARY_NAME, SUMMARY_FIELDS,
+                      (summary_row(student, record) for student, record in records.items()))
     return records
+
+
+def read_summary(out):
+    """OUT/summary.csv as {student: row (a dict of text)}, each id as it was."""
+    return {row["student"]: row for row in writers.read_csv(pathlib.Path(out) / SUMMARY_NAME)}
 
 
 # --- grading: one loop, either executor --------------------------------------------
@@ -252,9 +278,9 @@ def run_batch(directory, out, workers=1, timeout=None, backend=None, parts=None,
             write_result(out, outcome.student, record)
             graded[outcome.student] = record
             bar.update(1)
-            bar.set_postfix_str(f"last: {outcome.student} {record.status}")
+            bar.set_postfix_str(f"last: {shown(outcome.student)} {record.status}")
             if progress:
-                tqdm.write(f"{outcome.student}: {record.score:g}/{record.max_score:g} {record.status} "
+                tqdm.write(f"{shown(outcome.student)}: {record.score:g}/{record.max_score:g} {record.status} "
                            f"({record.seconds:.0f} s)", file=sys.stderr)
     except BaseException:  # Ctrl-C, or the grader cannot start: stop every worker now
         executor.kill()

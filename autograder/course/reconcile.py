@@ -36,9 +36,10 @@ What it reads and writes:
   isolated, flagged, reason, then notebook, cell, max_score, status; and the
   isolated grader's full report per student (results.json: Gradescope's
   format, every check's message, and the grade record) in
-  COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/<student>/ (and
-  autograded-copy/<notebook>/<student>/ for a notebook re-graded from
-  nbgrader's copy).
+  COURSE_DIR/reconcile/<ASSIGNMENT>/<notebook>/students/<student>/ (and
+  autograded-copy/<notebook>/students/<student>/ for a notebook re-graded
+  from nbgrader's copy; each <notebook>/ is a batch OUT, see
+  autograder.batch.pool).
 
 Flags: a cell is flagged when nbgrader's in-kernel score differs from the
 isolated score by more than 0.01 points, or when the submitted notebook no

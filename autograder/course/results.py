@@ -1,8 +1,8 @@
 """What `genimg-grade reconcile` found: one `Row` per student and part, and
 the CSV it writes them to (COURSE_DIR/reconcile/<ASSIGNMENT>.csv), which the
-class report reads back as Rows."""
+class report reads back as Rows (its text cells escaped against spreadsheet
+formulas and read back exactly, `writers.write_csv`)."""
 
-import csv
 import dataclasses
 
 from autograder import writers
@@ -42,14 +42,8 @@ class Row:
 
 def read_csv(path):
     """The rows a `write_csv` wrote (genimg-grade reconcile's CSV), as Rows."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [Row.from_csv(row) for row in csv.DictReader(f)]
+    return [Row.from_csv(row) for row in writers.read_csv(path)]
 
 
 def write_csv(rows, path):
-    def write(f):
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(row.as_csv() for row in rows)
-
-    writers.write_atomic(path, write)
+    writers.write_csv(path, CSV_FIELDS, (row.as_csv() for row in rows))

@@ -122,8 +122,10 @@ class Sandbox:
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                    HOME=self.scratch, TMPDIR=self.scratch, XDG_CACHE_HOME=self.scratch,
                    KERAS_HOME=os.path.join(self.scratch, ".keras"), MPLCONFIGDIR=self.scratch)
+        # -u: what the submission prints leaves the child as it prints it (-I ignores
+        # PYTHONUNBUFFERED), so nothing it printed is lost in a buffer when the child is killed.
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD_SCRIPT), str(write_fd), self.plan.to_json()],
+            [sys.executable, "-I", "-u", str(CHILD_SCRIPT), str(write_fd), self.plan.to_json()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(write_fd,), env=env, start_new_session=True,
         )

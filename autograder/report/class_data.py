@@ -5,10 +5,12 @@
 
 Two layouts are read:
 
-- a batch's OUTDIR: `OUTDIR/<student>/results.json` (each holding its grade
-  record, `extra_data.genimg`) and `OUTDIR/summary.csv`;
+- a batch's OUTDIR: `OUTDIR/students/<student>/results.json` (each holding
+  its grade record, `extra_data.genimg`) and `OUTDIR/summary.csv` (an
+  OUTDIR of an older release, `OUTDIR/<student>/results.json`, too:
+  `pool.recorded`);
 - a reconcile's details folder, `COURSE/reconcile/<ASSIGNMENT>/`: one batch
-  OUTDIR per notebook (`<notebook>/<student>/results.json`; nbgrader's
+  OUTDIR per notebook (`<notebook>/students/<student>/results.json`; nbgrader's
   re-graded copies under `autograded-copy/` are not read: the records in
   `<notebook>/` already hold the lower of the two scores, as reconcile
   counts them), and next to the folder reconcile's CSV,
@@ -42,15 +44,6 @@ class GradedClass:
     records: dict  # student -> GradeRecord, sorted by student
     flags: dict  # student -> [reason]: reconcile's flagged rows ({} for a batch)
     submissions: dict  # student -> path of the code that was graded, where it was found
-
-
-def _records(outdir):
-    records = {}
-    for results in sorted(pathlib.Path(outdir).glob(f"*/{pool.RESULTS_NAME}")):
-        record = pool.read_record(results)
-        if record is not None:
-            records[results.parent.name] = record
-    return records
 
 
 def _notebook_folders(folder):
@@ -98,7 +91,7 @@ def load_class(folder, submissions=None):
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise ClassError(f"{folder} is not a folder (give a batch's OUTDIR or COURSE/reconcile/ASSIGNMENT)")
-    records = _records(folder)
+    records = pool.recorded(folder)
     if records or (folder / pool.SUMMARY_NAME).exists():
         kind, flags = "batch", {}
         paths = {s: pathlib.Path(r.submission) for s, r in records.items() if pathlib.Path(r.submission).exists()}
@@ -106,11 +99,11 @@ def load_class(folder, submissions=None):
         notebooks = [d.name for d in _notebook_folders(folder)]
         if not notebooks:
             raise ClassError(f"{folder} holds neither results of `genimg-grade batch` "
-                             f"(<student>/{pool.RESULTS_NAME}, {pool.SUMMARY_NAME}) nor of `genimg-grade reconcile` "
+                             f"({pool.STUDENTS_NAME}/<student>/{pool.RESULTS_NAME}, {pool.SUMMARY_NAME}) nor of `genimg-grade reconcile` "
                              f"(<notebook>/{pool.SUMMARY_NAME})")
         kind, keys = "reconcile", {}
         for notebook in notebooks:
-            for student, record in _records(folder / notebook).items():
+            for student, record in pool.recorded(folder / notebook).items():
                 key = _key(student, notebook, notebooks)
                 records[key], keys[key] = record, (student, notebook)
         flags = _reconcile_flags(folder.parent / f"{folder.name}.csv", notebooks)

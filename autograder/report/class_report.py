@@ -32,11 +32,12 @@ about the checks; section 3 lists it with that message.
 import base64
 import collections
 import dataclasses
+import hashlib
 import html
 import io
 import pathlib
 import re
-import urllib.parse
+import string
 
 import jinja2
 import markupsafe
@@ -45,6 +46,7 @@ from copydetect.utils import highlight_overlap
 
 from autograder import writers
 from genimg_kit.parts import PARTS, format_points
+from genimg_kit.text import shown as shown_name
 
 STATUS_LABELS = {
     "ok": "graded",
@@ -64,6 +66,7 @@ _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
     trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 _TEMPLATES.filters["points"] = format_points
+_TEMPLATES.filters["name"] = shown_name  # a student id: itself, or its repr when it holds anything unprintable
 
 
 # --- what the page says --------------------------------------------------------------
@@ -192,8 +195,22 @@ def export_figures(records, path):
 # --- the page -----------------------------------------------------------------------
 
 
+# A student page's file name: the id with every character but these written as
+# "_" and the hex of its UTF-8 bytes (so the name is one per id, and a URL as it
+# stands); past PAGE_NAME_CHARS (a file name holds 255 bytes, and escaping can
+# more than triple an id's length), a prefix of that and "_-" and a digest of the id.
+_PAGE_SAFE = frozenset(string.ascii_letters + string.digits + ".-")
+PAGE_NAME_CHARS = 120
+
+
 def student_page_name(student):
-    return urllib.parse.quote(student, safe="") + ".html"
+    """The file name of a student's page (also its URL): one per id, whatever the id holds."""
+    name = "".join(c if c in _PAGE_SAFE else "".join(f"_{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+                   for c in student)
+    if len(name) > PAGE_NAME_CHARS:
+        digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = re.sub("_[0-9A-F]?$", "", name[:PAGE_NAME_CHARS - 18]) + "_-" + digest
+    return name + ".html"
 
 
 def _highlighted(text, slices):

@@ -3,22 +3,30 @@
 `check_details` is the one text of a failed check (message, minimal
 counterexample, hint); the part block here and every writer of the grader
 show it as it is.
+
+A message can hold what the student's code raised (on one line, after
+"your code raised"), so its text is plain (`genimg_kit.text`) and only its
+first line, which the check wrote, starts a line of `check_details`: every
+other line is indented; in the part block every line of the details is
+indented below its check's [FAIL] line.
 """
 
 from genimg_kit.parts import format_points as fmt
 from genimg_kit.parts import part_points
+from genimg_kit.text import one_line, plain
 
 
 def check_details(c):
     """What a failed check says; "passed" for one that passed."""
     if c.passed:
         return "passed"
-    lines = c.message.splitlines()
+    first, *rest = plain(c.message).split("\n")
+    lines = [first] + [f"  {line}" for line in rest]
     if c.counterexample:
         lines.append("counterexample (minimal):")
-        lines.extend(f"  {line}" for line in c.counterexample.splitlines())
+        lines.extend(f"  {line}" for line in plain(c.counterexample).split("\n"))
     if c.hint:
-        lines.append(f"hint: {c.hint}")
+        lines.append(f"hint: {one_line(c.hint)}")
     return "\n".join(lines)
 
 
@@ -37,5 +45,5 @@ def format_part(result, show_passed=True):
         label += " (hidden)" if c.hidden else ""
         lines.append(f"  [{mark}] {label}  ({fmt(c.points)}/{fmt(c.max_points)})")
         if not c.passed:
-            lines.extend(f"      {line}" for line in check_details(c).splitlines())
+            lines.extend(f"      {line}" for line in check_details(c).split("\n"))
     return "\n".join(lines)

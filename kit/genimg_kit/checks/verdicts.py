@@ -8,6 +8,7 @@ import numpy as np
 
 from genimg_kit.checks.core import failures_of
 from genimg_kit.checks.subject import SubmissionError
+from genimg_kit.text import one_line
 
 
 def format_value(value):
@@ -28,8 +29,8 @@ def format_value(value):
 
 
 def _message_of(error):
-    if isinstance(error, SubmissionError):
-        return f"your code raised {error}"
+    if isinstance(error, SubmissionError):  # what the student's code raised: on one line, behind ours
+        return f"your code raised {one_line(error)}"
     text = str(error).strip()
     return text or f"{type(error).__name__} without a message"
 

@@ -27,10 +27,6 @@ import numpy as np
 
 from genimg_kit.parts import MissingName, part_modules
 
-# Keras colours some of its error messages for terminals; a report is plain text.
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
 def describe_exception(error):
     """`TypeError: ...` plus the innermost frame that raised it."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -38,7 +34,8 @@ def describe_exception(error):
     if frames:
         last = frames[-1]
         where = f" (in {last.name}, line {last.lineno}: {(last.line or '').strip()})"
-    return _TERMINAL_CODES.sub("", f"{type(error).__name__}: {error}{where}")[:2000]
+    # Keras colours some messages for terminals: the record makes every text plain (genimg_kit.text).
+    return f"{type(error).__name__}: {error}{where}"[:2000]
 
 
 def keras_module():
