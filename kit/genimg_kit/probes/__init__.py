@@ -19,13 +19,13 @@ implementation of any graded piece.
 """
 
 import random
-import re
 import sys
 import traceback
 
 import numpy as np
 
 from genimg_kit.parts import MissingName, part_modules
+from genimg_kit.text import plain
 
 def describe_exception(error):
     """`TypeError: ...` plus the innermost frame that raised it."""
@@ -34,8 +34,8 @@ def describe_exception(error):
     if frames:
         last = frames[-1]
         where = f" (in {last.name}, line {last.lineno}: {(last.line or '').strip()})"
-    # Keras colours some messages for terminals: the record makes every text plain (genimg_kit.text).
-    return f"{type(error).__name__}: {error}{where}"[:2000]
+    # Keras colours some messages for terminals; a report is plain text (the one sanitiser).
+    return plain(f"{type(error).__name__}: {error}{where}")[:2000]
 
 
 def keras_module():
