@@ -41,6 +41,10 @@ def text_report(record, show_passed=True, total=True):
         lines += [f"status: {record.status}: {first}"] + (quoted(rest) if rest else [])
     if total:
         lines.append(f"score: {format_points(record.score)}/{format_points(record.max_score)}")
+    tampered = [n.text for n in record.notes if n.kind == "tampered"]
+    if tampered:
+        lines += ["tampering with the probes or the answer pipe was detected (such a part scores 0):"]
+        lines += quoted("\n".join(tampered))
     lines.append("")
     for part in record.parts.values():
         lines += [format_part(part, show_passed)] + _shared_losses(record, part) + [""]
