@@ -133,3 +133,20 @@ def test_a_wrong_submission_is_not_called_tampered(graded):
     record = graded["wrong"]
     assert 0 < record.score < part_points("kl_loss")
     assert not [n for n in record.notes if n.kind == "tampered"]
+
+
+def test_reconcile_and_the_class_report_flag_detected_tampering(graded, tmp_path):
+    from autograder.batch import pool
+    from autograder.course import reconcile
+    from autograder.report.class_data import load_class
+
+    tampered = graded["a forged answer on the pipe"]
+    cell = reconcile.CheckCell("notebook", "kl_loss", "check_kl_loss", 12.0, "kl_loss")
+    score, flagged, reason = reconcile.decide(cell, 12.0, tampered)
+    assert score == 0 and flagged and "tampering detected" in reason
+    assert reconcile.decide(cell, 12.0, graded["honest"])[1] is False
+    pool.write_result(tmp_path, "mallory", tampered)
+    pool.write_result(tmp_path, "honest", graded["honest"])
+    pool.write_summary(tmp_path)
+    flags = load_class(tmp_path).flags
+    assert set(flags) == {"mallory"} and "tampering detected" in flags["mallory"][0]

@@ -306,6 +306,11 @@ def decide(cell, in_kernel, record, tamper_note=None):
     if tamper_note:
         flagged = True
         reasons.append(tamper_note)
+    detected = [n.text for n in record.notes if n.kind == "tampered"
+                and n.text.startswith((f"{cell.part}:", "while loading:"))]
+    if detected:  # the isolated grade voided the part already: flagged for the staff to see
+        flagged = True
+        reasons.append("tampering detected in the isolated grade: " + "; ".join(detected))
     if record.status != "ok":
         reasons.append(record.message or f"the isolated grader's status was {record.status}")
     if record.status == "environment":  # not a valid grade: the grading machine failed

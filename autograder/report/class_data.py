@@ -110,6 +110,10 @@ def load_class(folder, submissions=None):
         paths = _course_notebooks(folder, keys)
     if not records:
         raise ClassError(f"no grade records in {folder}: grade the class first (genimg-grade batch or reconcile)")
+    for student, record in records.items():  # the sandbox's own finding, whichever way the class was graded
+        tampered = [f"tampering detected: {n.text}" for n in record.notes if n.kind == "tampered"]
+        if tampered:
+            flags = {**flags, student: [*flags.get(student, []), *tampered]}
     if submissions is not None:
         try:
             paths = {s: p for s, p in pool.find_submissions(submissions) if s in records}
