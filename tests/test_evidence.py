@@ -3,6 +3,10 @@ that call it, so it can reach them and the answer pipe. Prevention is out of rea
 one process; detection is not: every attack here, at load or from inside a probe,
 must be caught, void its part (0 points, whatever it faked) and leave a "tampered"
 note that every output shows; and an honest submission graded after them scores full.
+
+The detection does not depend on the backend: the module runs on the tensorflow pass
+(one_backend); that an honest grade is never called tampered on either backend is the
+reference's 100/100 in tests/test_grader.py, on both passes.
 """
 
 import json
@@ -15,6 +19,8 @@ from autograder import writers
 from autograder.grade import grade
 from genimg_kit.parts import part_points
 from tests._submissions import CORRECT, write
+
+pytestmark = pytest.mark.one_backend
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 

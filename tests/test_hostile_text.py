@@ -7,6 +7,8 @@ sequence, no line that passes for one of the report's own, no cell a
 spreadsheet runs, no id that overwrites the batch's files. The first tests
 attack the sanitiser and the writers with records built here (no grading);
 the last ones grade small submissions for real (kl_loss and slerp, cheap).
+
+The sanitiser, the writers and the batch's names are Python's business, not Keras's: the module runs on the tensorflow pass (one_backend).
 """
 
 import csv
@@ -32,6 +34,8 @@ from genimg_kit.checks.report import format_part  # noqa: E402
 from genimg_kit.parts import part_points  # noqa: E402
 from genimg_kit.text import one_line, plain, quoted, shown  # noqa: E402
 from tests.synthetic_records import record as synthetic_record  # noqa: E402
+
+pytestmark = pytest.mark.one_backend
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 

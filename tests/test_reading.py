@@ -5,6 +5,8 @@ files that are not files, sizes, parsers that give up, statements by the
 thousand), each checked for what it must not do (read through, hang, crash,
 take the honest cells down with it) and for what it must do: say so in a
 note, and read the rest.
+
+The reader never imports Keras: the module runs on the tensorflow pass (one_backend).
 """
 
 import ast
@@ -21,6 +23,8 @@ from autograder.grade import grade
 from autograder.limits import Limits
 from autograder.submission import UnreadableSubmission, read_submission, units_from_source
 from tests._submissions import CORRECT, write
+
+pytestmark = pytest.mark.one_backend
 
 MARKER = "genimg-secret-marker-31337"
 
