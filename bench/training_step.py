@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from genimg_kit.models import VAE, DiffusionModel as KitDiffusionModel
 from genimg_kit.models import build_decoder, build_encoder, get_unet
 from genimg_ref.diffusion import DiffusionModel as ReferenceDiffusionModel
 from genimg_ref.vae import build_vae
@@ -40,28 +41,15 @@ class ChapterSampler(keras.layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
-class ChapterVAE(keras.Model):
-    def __init__(self, encoder, decoder, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.sampler = ChapterSampler()
-        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+def chapter_kl_loss(z_mean, z_log_var):
+    # The chapter's KL: ops.mean over every element, i.e. averaged over latent dimensions.
+    return ops.mean(-0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var)), axis=-1)
 
-    def call(self, inputs):
-        return self.encoder(inputs)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        z_mean, z_log_var = y_pred
-        reconstruction = self.decoder(self.sampler(z_mean, z_log_var))
-        reconstruction_loss = ops.mean(
-            ops.sum(keras.losses.binary_crossentropy(x, reconstruction), axis=(1, 2)))
-        kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
-        total_loss = reconstruction_loss + ops.mean(kl_loss)
-        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
-        self.kl_loss_tracker.update_state(kl_loss)
-        return total_loss
+def build_chapter_vae():
+    """The chapter's VAE: its compute_loss is the kit's VAE's (line for line but for
+    the KL's reduction), so the kit's model runs it with the chapter's pieces."""
+    return VAE(build_encoder(2), build_decoder(2), ChapterSampler(), chapter_kl_loss)
 
 
 batch_size = BATCH_SIZE  # the chapter's global, read inside DiffusionModel.call
@@ -98,9 +86,8 @@ class ChapterDiffusionModel(keras.Model):
         pred_images, pred_noise_masks = self.denoise(noisy_images, noise_rates, signal_rates)
         return pred_images, pred_noise_masks, noise_masks
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        _, pred_noise_masks, noise_masks = y_pred
-        return self.loss(noise_masks, pred_noise_masks)
+    # The chapter's compute_loss is the kit's, line for line.
+    compute_loss = KitDiffusionModel.compute_loss
 
 
 # --- timing -------------------------------------------------------------------
@@ -124,7 +111,7 @@ def main():
     digits = rng.uniform(0, 1, (BATCH_SIZE, 28, 28, 1)).astype("float32")
     images = rng.uniform(0, 255, (BATCH_SIZE, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
 
-    chapter_vae = ChapterVAE(build_encoder(2), build_decoder(2))
+    chapter_vae = build_chapter_vae()
     reference_vae = build_vae(2)
     chapter_diffusion = ChapterDiffusionModel(IMAGE_SIZE, WIDTHS, BLOCK_DEPTH)
     reference_diffusion = ReferenceDiffusionModel(IMAGE_SIZE, WIDTHS, BLOCK_DEPTH)
