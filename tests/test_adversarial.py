@@ -51,7 +51,9 @@ def test_memory_growth_is_stopped(tmp_path):
     assert_honest(result, "more than 3000 MiB")
 
 
-def test_patching_numpy_and_keras_in_the_submission_changes_nothing(tmp_path):
+def test_patching_numpy_and_keras_in_the_submission_never_gains(tmp_path):
+    """The checks run in the grader's process, out of reach; what the probes run on in
+    the child is watched: patching it voids the grade instead of faking one."""
     tricks = (
         "import numpy as np\nimport keras\nimport genimg_kit.checks.assertions as assertions\n"
         "import genimg_kit.checks.core as core\n"
@@ -61,8 +63,10 @@ def test_patching_numpy_and_keras_in_the_submission_changes_nothing(tmp_path):
     )
     plain = run(tmp_path, WRONG_KL)
     tricked = run(tmp_path, tricks + WRONG_KL)
-    assert tricked.parts["kl_loss"].points == pytest.approx(plain.parts["kl_loss"].points)
-    assert_honest(tricked)
+    assert all(tricked.parts[p].points <= plain.parts[p].points for p in plain.parts)
+    assert tricked.parts["kl_loss"].points == 0
+    tampered = " ".join(n.text for n in tricked.notes if n.kind == "tampered")
+    assert "numpy.allclose" in tampered and "keras.ops.isclose" in tampered, tampered
 
 
 def test_answer_key_and_grader_cannot_be_imported(tmp_path):
@@ -75,16 +79,24 @@ def test_answer_key_and_grader_cannot_be_imported(tmp_path):
 
 
 def test_objects_smuggled_back_are_never_unpickled(tmp_path):
+    """A frame written straight onto the answer pipe, with the request's token taken
+    from the stack and a pickled object inside: the grader never unpickles it."""
     marker = tmp_path / "unpickled"
     evil = (
-        "import numpy as np\nimport genimg_kit.probes as probes\n"
+        "import io, json, os, struct, sys\nimport numpy as np\n"
         "class Evil:\n"
         f"    def __reduce__(self):\n        return (open, ({str(marker)!r}, 'w'))\n"
-        "def to_numpy(value, what):\n    return np.array([Evil()], dtype=object)\n"
-        "probes.to_numpy = to_numpy\n" + WRONG_KL
+        "def kl_loss(z_mean, z_log_var):\n"
+        "    frame = sys._getframe()\n"
+        "    while 'request' not in frame.f_locals:\n        frame = frame.f_back\n"
+        "    buffer = io.BytesIO()\n    np.savez(buffer, kl=np.array([Evil()], dtype=object))\n"
+        "    body = json.dumps({'status': 'ok', 'token': frame.f_locals['request']['token']}).encode()\n"
+        "    payload = struct.pack('<I', len(body)) + body + buffer.getvalue()\n"
+        "    os.write(int(sys.argv[1]), struct.pack('<Q', len(payload)) + payload)\n"
+        "    os._exit(0)\n"
     )
     kl = run(tmp_path, evil, parts=("kl_loss",)).parts["kl_loss"]
-    assert kl.points == 0 and any("not plain numbers" in c.message for c in kl.checks)
+    assert kl.points == 0 and any("not plain numbers" in c.message for c in kl.checks), kl.checks
     assert not marker.exists()
 
 
