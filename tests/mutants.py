@@ -356,6 +356,43 @@ def generate(model, num_images, diffusion_steps):
         x = all_signal_rates[k + 1] * pred_images + all_noise_rates[k + 1] * pred_noises
     return ops.clip(model.normalizer.mean + pred_images * model.normalizer.variance ** 0.5, 0.0, 255.0)
 '''),
+    # issue 28: a compiled loop (traced on JAX) and a loop counting down
+    ("generate", "keras.ops.fori_loop over (noisy images, predicted images)", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    size = model.image_size
+    noisy = keras.random.normal((num_images, size, size, 3), seed=model.seed_generator)
+    step_size = 1.0 / diffusion_steps
+
+    def step(k, state):
+        noisy_images, _ = state
+        times = ops.ones((num_images, 1, 1, 1)) - ops.cast(k, "float32") * step_size
+        noise_rates, signal_rates = diffusion_schedule(times)
+        pred_images, pred_noises = model.denoise(noisy_images, noise_rates, signal_rates)
+        next_noise_rates, next_signal_rates = diffusion_schedule(times - step_size)
+        return next_signal_rates * pred_images + next_noise_rates * pred_noises, pred_images
+
+    _, pred_images = ops.fori_loop(0, diffusion_steps, step, (noisy, ops.zeros_like(noisy)))
+    images = model.normalizer.mean + pred_images * ops.sqrt(model.normalizer.variance)
+    return ops.clip(images, 0.0, 255.0)
+'''),
+    ("generate", "a loop counting the remaining steps down", '''
+import keras
+from keras import ops
+
+def generate(model, num_images, diffusion_steps):
+    shape = (num_images, model.image_size, model.image_size, 3)
+    noisy = keras.random.normal(shape, seed=model.seed_generator)
+    for remaining in range(diffusion_steps, 0, -1):
+        t = ops.full((num_images, 1, 1, 1), remaining / diffusion_steps)
+        noise_rates, signal_rates = diffusion_schedule(t)
+        pred_images, pred_noises = model.denoise(noisy, noise_rates, signal_rates)
+        next_noise_rates, next_signal_rates = diffusion_schedule(t - 1.0 / diffusion_steps)
+        noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises
+    return ops.clip(model.normalizer.mean + pred_images * ops.sqrt(model.normalizer.variance), 0.0, 255.0)
+'''),
     ("denoise", "ops.divide and ops.subtract", '''
 from keras import ops
 

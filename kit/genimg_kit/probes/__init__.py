@@ -109,6 +109,44 @@ def to_numpy(value, what):
     return array
 
 
+def record(sink, values, what):
+    """Appends numpy copies of `values` (tensors) to `sink`, the way a spy remembers
+    what it was handed: at once when they are concrete, and from inside compiled code
+    (keras.ops.fori_loop on JAX, jax.jit, tf.function) each time it runs, in order,
+    so that a compiled loop is seen as a Python one is. `wait_for_records` then makes
+    sure every copy has arrived."""
+    backend = keras_module().backend.backend()
+    if backend == "jax":
+        import jax
+
+        if any(isinstance(value, jax.core.Tracer) for value in values):
+            jax.debug.callback(lambda *arrays: sink.append([np.asarray(a) for a in arrays]), *values,
+                               ordered=True)
+            return
+    elif backend == "tensorflow" and not _tensorflow().executing_eagerly():
+        def copy(*arrays):
+            sink.append([np.asarray(a) for a in arrays])
+            return np.int32(0)
+
+        _tensorflow().numpy_function(copy, list(values), "int32", stateful=True)
+        return
+    sink.append([to_numpy(value, what) for value in values])
+
+
+def wait_for_records():
+    """Returns once every copy `record` asked compiled code for has been made."""
+    if keras_module().backend.backend() == "jax":
+        import jax
+
+        jax.effects_barrier()
+
+
+def _tensorflow():
+    import tensorflow
+
+    return tensorflow
+
+
 def pair(value, what, names):
     """`value` when it is a pair; `what` should have returned (`names`)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:

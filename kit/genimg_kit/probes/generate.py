@@ -44,7 +44,7 @@ class SpyNetwork:
             raise TypeError("denoising_model must be called with one list [noisy_images, noise_rates]")
         ops = probes.keras_module().ops
         noisy_images, noise_rates = (ops.convert_to_tensor(x, "float32") for x in inputs)
-        self.calls.append([probes.to_numpy(x, "network input") for x in (noisy_images, noise_rates)])
+        probes.record(self.calls, (noisy_images, noise_rates), "network input")
         return spy_noise_prediction(noisy_images, noise_rates, ops)
 
     def predict(self, inputs, **kwargs):
@@ -98,7 +98,7 @@ def generate(namespace, num_images, diffusion_steps, image_size, mean, variance)
     def schedule(diffusion_times, *args, **kwargs):
         times = ops.convert_to_tensor(diffusion_times, "float32")
         rates = spy_schedule(times, ops)
-        schedule_calls.append([probes.to_numpy(x, "schedule value") for x in (times, rates[0])])
+        probes.record(schedule_calls, (times, rates[0]), "schedule value")
         return rates
 
     model = SpyDiffusionModel(int(image_size), mean, variance, schedule)
@@ -119,8 +119,10 @@ def generate(namespace, num_images, diffusion_steps, image_size, mean, variance)
                 del scope[name]
             else:
                 scope[name] = value
+    images = probes.to_numpy(images, "generate output")
+    probes.wait_for_records()
     calls = model.denoising_model.calls
-    result = {"images": probes.to_numpy(images, "generate output"), "network_calls": np.array(len(calls))}
+    result = {"images": images, "network_calls": np.array(len(calls))}
     for key, index in (("noisy", 0), ("noise_rates", 1)):
         try:
             result[key] = np.stack([c[index] for c in calls]) if calls else np.zeros(0)
