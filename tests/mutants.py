@@ -127,6 +127,16 @@ MUTANTS = [
     M("log-variance taken as log-std", "sampler", "ops.exp(0.5 * z_log_var)", "ops.exp(0.25 * z_log_var)"),
     M("one noise vector shared by the batch", "sampler", NORMAL,
       "keras.random.normal(ops.shape(z_mean)[1:], seed=self.seed_generator)"),
+    # issue 28: a spread a few percent off, a non-normal shape, correlated draws
+    M("noise scaled by a temperature of 0.95", "sampler", "* epsilon", "* 0.95 * epsilon"),
+    M("truncated normal noise", "sampler", NORMAL,
+      "keras.random.truncated_normal(ops.shape(z_mean), seed=self.seed_generator)"),
+    M("uniform noise with unit variance", "sampler", NORMAL,
+      "keras.random.uniform(ops.shape(z_mean), -3.0 ** 0.5, 3.0 ** 0.5, seed=self.seed_generator)"),
+    M("one draw per example for every latent dimension", "sampler", NORMAL,
+      f"ops.ones_like(z_mean) * {NORMAL}[:, :1]"),
+    M("the first example's noise mixed into every example's", "sampler", "* epsilon",
+      "* (0.95 * epsilon + 0.3 * epsilon[:1])"),
     M("no noise at all", "sampler", "return z_mean + ops.exp(0.5 * z_log_var) * epsilon", "return z_mean"),
     # kl_loss
     M("KL sign flipped", "kl_loss", "-0.5 * (", "0.5 * ("),
