@@ -35,7 +35,9 @@ def denoise(denoising_model, noisy_images, noise_rates, signal_rates):
 
     The network sees the noisy images and the noise rates (its notion of
     time); since noisy = signal_rate * image + noise_rate * noise, the image
-    follows from the predicted noise by solving for it.
+    follows from the predicted noise by solving for it, at every rate the
+    schedule gives: signal rates fall to 0.02 at the noisiest step. The two
+    rates come from one schedule (noise_rates**2 + signal_rates**2 == 1).
     Returns (pred_images, pred_noise_masks).
     """
     pred_noise_masks = denoising_model([noisy_images, noise_rates])

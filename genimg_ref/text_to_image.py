@@ -16,9 +16,10 @@ PARALLEL_DOT = 0.9995
 def slerp(t, v1, v2):
     """Spherical interpolation from v1 (t = 0) to v2 (t = 1), any shape.
 
-    The angle comes from the flattened, normalised vectors. Called eagerly.
-    Finite for parallel or identical inputs (falls back to linear
-    interpolation), float32 out.
+    The angle comes from the flattened, normalised vectors. Called eagerly,
+    on tensors or arrays of any float dtype (a mixed-precision SD3 gives
+    float16 embeddings). Finite for parallel or identical inputs (falls back
+    to linear interpolation), float32 out.
     """
     v1 = ops.cast(v1, "float32")
     v2 = ops.cast(v2, "float32")

@@ -162,6 +162,11 @@ MUTANTS = [
       "start_angle = ops.arccos(min_signal_rate)", "end_angle = ops.arccos(min_signal_rate)",
       "end_angle = ops.arccos(max_signal_rate)"),
     M("noise = 1 - signal", "diffusion_schedule", "noise_rates = ops.sin(diffusion_angles)", "noise_rates = 1.0 - ops.cos(diffusion_angles)"),
+    # issue 28: the bounds by position
+    M("schedule bounds declared max first", "diffusion_schedule",
+      "min_signal_rate=0.02, max_signal_rate=0.95)", "max_signal_rate=0.95, min_signal_rate=0.02)"),
+    M("schedule bounds keyword-only", "diffusion_schedule",
+      "diffusion_schedule(diffusion_times, min_signal_rate", "diffusion_schedule(diffusion_times, *, min_signal_rate"),
     # denoise
     M("multiplies by the signal rate", "denoise", ") / signal_rates", ") * signal_rates"),
     M("rates swapped", "denoise", "(noisy_images - noise_rates * pred_noise_masks) / signal_rates",
@@ -170,6 +175,9 @@ MUTANTS = [
       "denoising_model([noisy_images, signal_rates])"),
     M("denoise outputs swapped", "denoise", "return pred_images, pred_noise_masks", "return pred_noise_masks, pred_images"),
     M("adds the noise back", "denoise", "(noisy_images - noise_rates", "(noisy_images + noise_rates"),
+    # issue 28: the noisiest steps
+    M("signal rates floored at 0.1", "denoise", ") / signal_rates", ") / ops.maximum(signal_rates, 0.1)"),
+    M("a small constant added to the divisor", "denoise", ") / signal_rates", ") / (signal_rates + 0.01)"),
     # generate
     M("starts from the clean end", "generate", "ops.ones((num_images, 1, 1, 1)) - step * step_size",
       "ops.zeros((num_images, 1, 1, 1)) + step * step_size"),
@@ -192,6 +200,8 @@ MUTANTS = [
     M("reversed direction", "slerp", "return s0 * v1 + s1 * v2", "return s1 * v1 + s0 * v2"),
     M("float64 out", "slerp", "return s0 * v1 + s1 * v2",
       "return __import__('numpy').asarray(s0 * v1 + s1 * v2, dtype='float64')"),
+    M("inputs' dtype kept (float16 in, float16 out)", "slerp", 'v1 = ops.cast(v1, "float32")\n    v2 = ops.cast(v2, "float32")',
+      "v1 = ops.convert_to_tensor(v1)\n    v2 = ops.convert_to_tensor(v2)"),
     M("angle from unnormalised vectors", "slerp", "ops.sum(v1 * v2) / (v1_norm * v2_norm)", "ops.sum(v1 * v2)"),
     M("angle not linear in t", "slerp", "theta_t = theta_0 * t", "theta_t = theta_0 * t * t"),
 ]

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from genimg_kit.checks.assertions import assert_close, assert_gradient
 from genimg_kit.checks.core import check
-from genimg_kit.checks.strategies import float_arrays, floats
+from genimg_kit.checks.strategies import float_arrays, floats, gaussian_array
 from genimg_kit.probes import denoise as probes
 
 
@@ -70,4 +70,22 @@ def gradients(subject, process):
                     "d sum(pred_images) / d noisy_images", rtol=1e-3)
 
 
-CHECKS = (network_inputs, inverts_forward_process, gradients)
+# The last steps of generation (t near 1): the schedule's signal rates fall to its minimum, 0.02.
+NOISIEST_SIGNAL_RATES = np.array([0.1, 0.05, 0.02], np.float32).reshape(3, 1, 1, 1)
+
+
+@check("denoise", "splits the noisiest images too: signal rates down to the schedule's 0.02",
+       hint="divide by the signal rates as they are: clipping or flooring them (to avoid a small "
+            "divisor) makes every prediction of the first steps of generation wrong")
+def noisiest_steps(subject):
+    signal_rates = NOISIEST_SIGNAL_RATES
+    noise_rates = np.sqrt(1.0 - signal_rates.astype(np.float64) ** 2).astype(np.float32)
+    images, noise = gaussian_array(3, (3, 2, 2, 3)), gaussian_array(4, (3, 2, 2, 3))
+    noisy = (signal_rates * images + noise_rates * noise).astype(np.float32)
+    out = run(subject, noisy, noise_rates, signal_rates, noise)
+    want = (noisy.astype(np.float64) - noise_rates * noise) / signal_rates  # exact for these float32 inputs
+    assert_close(out["first"], want, "pred_images (first output) at signal rates 0.1, 0.05 and 0.02",
+                 rtol=1e-3, atol=1e-3)
+
+
+CHECKS = (network_inputs, inverts_forward_process, gradients, noisiest_steps)

@@ -14,10 +14,10 @@ bounds = st.tuples(st.floats(0.01, 0.4), st.floats(0.6, 0.99)).map(
 )
 
 
-def rates(subject, times, bounds=None):
+def rates(subject, times, bounds=None, positional=False):
     arrays = {"times": np.asarray(times, np.float32)}
     if bounds is not None:
-        arrays["bounds"] = bounds
+        arrays.update(bounds=bounds, positional=np.bool_(positional))
     out = subject.probe(probes.diffusion_schedule, **arrays)
     return out["noise_rates"], out["signal_rates"]
 
@@ -112,4 +112,20 @@ def rates_have_gradients(subject, times, bounds):
             )
 
 
-CHECKS = (shapes_and_range, unit_circle, endpoints, monotone, equal_angle_steps, rates_have_gradients)
+@check("diffusion_schedule", "the bounds may be passed by position, in the signature's order: "
+       "diffusion_schedule(t, min_signal_rate, max_signal_rate)",
+       hint="keep the signature diffusion_schedule(diffusion_times, min_signal_rate=0.02, "
+            "max_signal_rate=0.95): callers may pass the bounds without their names",
+       given=bounds)
+def positional_bounds(subject, bounds):
+    times = np.linspace(0.0, 1.0, 5, dtype=np.float32)
+    by_name = rates(subject, times, bounds)
+    by_position = rates(subject, times, bounds, positional=True)
+    call = f"diffusion_schedule(t, {bounds[0]:.4g}, {bounds[1]:.4g}) on t = 0, 0.25, ..., 1"
+    for name, got, want in zip(("noise_rates", "signal_rates"), by_position, by_name):
+        assert_close(got, want, f"{name} of {call}, against the same call with min_signal_rate= and "
+                     "max_signal_rate= named")
+
+
+CHECKS = (shapes_and_range, unit_circle, endpoints, monotone, equal_angle_steps, rates_have_gradients,
+          positional_bounds)

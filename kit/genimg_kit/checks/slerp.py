@@ -70,4 +70,16 @@ def great_circle(subject, seed, shape, t):
     assert_close(np.linalg.norm(out), np.linalg.norm(v1), f"norm at t={t:.4g}", rtol=2e-3)
 
 
-CHECKS = (endpoints, parallel_inputs, great_circle)
+@check("slerp", "float32 out for float16, float32 and float64 inputs", weight=1.0,
+       hint="cast v1 and v2 to float32 first, as the chapter does: a mixed-precision SD3 hands "
+            "slerp float16 embeddings",
+       given=(seeds, small_shapes, st.sampled_from(["float16", "float64"]), times))
+def float32_out(subject, seed, shape, dtype, t):
+    v1, v2 = (v.astype(dtype) for v in pair(seed, shape))
+    out = run(subject, t, v1, v2)
+    assert out.dtype == np.float32, (
+        f"slerp({t:.4g}, v1, v2) with {dtype} v1 and v2: expected float32 output, got {out.dtype}"
+    )
+
+
+CHECKS = (endpoints, parallel_inputs, great_circle, float32_out)

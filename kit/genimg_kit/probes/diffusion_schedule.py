@@ -4,13 +4,16 @@ from genimg_kit import probes
 from genimg_kit.probes.gradients import named_gradients, sum_gradients
 
 
-def diffusion_schedule(namespace, times, bounds=None):
-    """`bounds` = [min_signal_rate, max_signal_rate], or absent for the defaults."""
+def diffusion_schedule(namespace, times, bounds=None, positional=False):
+    """`bounds` = [min_signal_rate, max_signal_rate], or absent for the defaults;
+    passed by keyword, or in the signature's order when `positional`."""
     keras = probes.keras_module()
     schedule = probes.graded(namespace, "diffusion_schedule")
     times = keras.ops.convert_to_tensor(times)
     if bounds is None:
         out = schedule(times)
+    elif positional:
+        out = schedule(times, float(bounds[0]), float(bounds[1]))
     else:
         out = schedule(times, min_signal_rate=float(bounds[0]), max_signal_rate=float(bounds[1]))
     noise_rates, signal_rates = probes.pair(out, "diffusion_schedule", "noise_rates, signal_rates")
