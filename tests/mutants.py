@@ -413,6 +413,54 @@ def generate(model, num_images, diffusion_steps):
         noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises
     return ops.clip(model.normalizer.mean + pred_images * ops.sqrt(model.normalizer.variance), 0.0, 255.0)
 '''),
+    # issue 28: right pieces written otherwise
+    ("sampler", "Box-Muller noise from two uniform draws", '''
+import math
+import keras
+from keras import ops
+
+class Sampler(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(11)
+
+    def call(self, z_mean, z_log_var):
+        u1 = keras.random.uniform(ops.shape(z_mean), minval=1e-7, maxval=1.0, seed=self.seed_generator)
+        u2 = keras.random.uniform(ops.shape(z_mean), seed=self.seed_generator)
+        eps = ops.sqrt(-2.0 * ops.log(u1)) * ops.cos(2.0 * math.pi * u2)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+'''),
+    ("kl_loss", "trace, squared norm and log-determinant of diagonal Gaussians", '''
+from keras import ops
+
+def kl_loss(z_mean, z_log_var):
+    trace = ops.sum(ops.exp(z_log_var), axis=-1)
+    squared_norm = ops.einsum("bi,bi->b", z_mean, z_mean)
+    log_det = ops.sum(z_log_var, axis=-1)
+    k = ops.cast(ops.shape(z_mean)[-1], z_mean.dtype)
+    return 0.5 * (trace + squared_norm - k - log_det)
+'''),
+    ("diffusion_schedule", "rates by angle addition from the start angle", '''
+import math
+from keras import ops
+
+def diffusion_schedule(diffusion_times, min_signal_rate=0.02, max_signal_rate=0.95):
+    start = math.acos(max_signal_rate)
+    step = diffusion_times * (math.acos(min_signal_rate) - start)
+    cos_start, sin_start = math.cos(start), math.sin(start)
+    signal_rates = cos_start * ops.cos(step) - sin_start * ops.sin(step)
+    noise_rates = sin_start * ops.cos(step) + cos_start * ops.sin(step)
+    return noise_rates, signal_rates
+'''),
+    ("denoise", "the image solved in float64", '''
+from keras import ops
+
+def denoise(denoising_model, noisy_images, noise_rates, signal_rates):
+    pred_noise_masks = denoising_model([noisy_images, noise_rates])
+    wide = [ops.cast(x, "float64") for x in (noisy_images, noise_rates, pred_noise_masks, signal_rates)]
+    pred_images = ops.cast((wide[0] - wide[1] * wide[2]) / wide[3], "float32")
+    return pred_images, pred_noise_masks
+'''),
     ("denoise", "ops.divide and ops.subtract", '''
 from keras import ops
 
