@@ -52,7 +52,8 @@ def _plain_check(result):
     """A CheckResult whose every text is plain (names on one line)."""
     return dataclasses.replace(
         result, id=one_line(result.id), part=one_line(result.part), description=one_line(result.description),
-        message=plain(result.message), counterexample=plain(result.counterexample), hint=plain(result.hint))
+        message=plain(result.message), counterexample=plain(result.counterexample), hint=plain(result.hint),
+        diagnosis=plain(result.diagnosis), misconception=one_line(result.misconception))
 
 
 @dataclasses.dataclass

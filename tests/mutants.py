@@ -207,6 +207,54 @@ MUTANTS = [
 ]
 
 
+# The misconception (genimg_kit.checks.diagnosis) each of these mutants' numbers must be
+# named as: the catalogue's label. A mutant not listed may get any diagnosis or none.
+DIAGNOSED = {
+    "variance used as std": "variance used as the standard deviation",
+    "noise added, not multiplied": "noise added to the std, not multiplied",
+    "uniform noise": "uniform noise",
+    "log-variance taken as log-std": "log-variance taken as log-std",
+    "no noise at all": "no noise drawn",
+    "noise scaled by a temperature of 0.95": "noise scaled",
+    "truncated normal noise": "truncated normal noise",
+    "uniform noise with unit variance": "uniform noise",
+    "one draw per example for every latent dimension": "one draw per example for every latent dimension",
+    "KL sign flipped": "KL with its sign flipped",
+    "forgot exp of the log-variance": "log-variance used without exp",
+    "log-sigma instead of log-variance": "log-variance taken as log-sigma",
+    "reduced over the batch too": "KL summed over the batch too",
+    "averaged over latent dimensions (the chapter)": "KL averaged over the latent dimensions",
+    "mean not squared": "mean not squared",
+    "summed over the batch axis": "KL reduced over the batch axis",
+    "missing the 1": "the 1 missing from the KL",
+    "schedule outputs swapped": "schedule's rates returned in the wrong order",
+    "time reversed": "schedule running backwards in time",
+    "linear signal rates": "signal rate interpolated linearly",
+    "bounds ignored": "schedule's bounds ignored",
+    "bounds swapped": "schedule running backwards in time",
+    "noise = 1 - signal": "noise rate taken as 1 - signal rate",
+    "multiplies by the signal rate": "denoise multiplies by the signal rate",
+    "rates swapped": "denoise's rates swapped",
+    "conditioned on the signal rates": "network conditioned on the signal rates",
+    "denoise outputs swapped": "denoise's outputs returned in the wrong order",
+    "adds the noise back": "denoise adds the noise back",
+    "signal rates floored at 0.1": "denoise's divisor floored",
+    "starts from the clean end": "generation starting from the clean end",
+    "remixes with the current rates": "remix with the current step's rates",
+    "returns the noisy images": "the remixed noisy images returned",
+    "skips denormalisation": "denormalisation skipped",
+    "one-step loop": "a single denoising step",
+    "no clipping": "images not clipped",
+    "variance used as std when denormalising": "variance used as the std when denormalising",
+    "remix weights swapped": "remix weights swapped",
+    "one step too many": "one denoising step too many",
+    "slerp as lerp": "slerp written as linear interpolation",
+    "slerp as nlerp": "slerp written as normalised linear interpolation",
+    "reversed direction": "slerp running from v2 to v1",
+    "angle from unnormalised vectors": "slerp's angle from unnormalised vectors",
+    "angle not linear in t": "slerp's angle not linear in t",
+}
+
 # Right values, wrong gradients: each passes its part's value checks and must
 # lose points to its gradient check; `loses` names a convergence part that
 # catches it too (training showed these before the gradients were checked).

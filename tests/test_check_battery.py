@@ -8,7 +8,7 @@ from autograder.hidden import HIDDEN
 from genimg_kit.checks.battery import run_part
 from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, part_points
-from tests.mutants import CORRECT_VARIANTS, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, reference_source
+from tests.mutants import CORRECT_VARIANTS, DIAGNOSED, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, reference_source
 
 
 def namespace_of(source):
@@ -31,6 +31,10 @@ def test_mutant_loses_points(mutant):
     assert result.points < part_points(mutant.part) - 1e-6, "the battery did not catch this bug"
     failed = [c for c in result.checks if not c.passed]
     assert all(c.message for c in failed), "every failed check says what went wrong"
+    named = [(c.misconception, c.diagnosis) for c in failed if c.diagnosis]
+    assert len(named) <= 1 and all(c.diagnosis for c in failed[:1]) == bool(named), "once, on the first failure"
+    if mutant.id in DIAGNOSED:
+        assert named and named[0][0] == DIAGNOSED[mutant.id], named
 
 
 @pytest.mark.parametrize("variant", CORRECT_VARIANTS, ids=[f"{p}: {t}" for p, t, _ in CORRECT_VARIANTS])
@@ -39,6 +43,7 @@ def test_correct_variant_keeps_full_points(variant):
     result = run_part(part, LocalSubject(namespace_of(source)), HIDDEN)
     failed = [(c.id, c.message, c.counterexample) for c in result.checks if not c.passed]
     assert result.points == pytest.approx(part_points(part)), failed
+    assert not any(c.diagnosis for c in result.checks)
 
 
 # The checks that differentiate a piece; every other check looks at values only.

@@ -13,20 +13,22 @@ from the page. Sections:
    "environment", is not a grade and is left out, counted in the title), and
    each part's mean points over the graded submissions, as a share of its
    points;
-2. per check: how many graded submissions failed it, their failure messages
+2. misconceptions: how many students' failed parts matched each mistake of the
+   catalogue (genimg_kit.checks.diagnosis), most students first;
+3. per check: how many graded submissions failed it, their failure messages
    grouped after numbers are replaced by "#" (so "got 0.5" and "got 0.25"
    group), each group with its count, one message as written, its most
    frequent counterexamples, and the hint the students got;
-3. every submission: score, status, grading time, points per part, flags
+4. every submission: score, status, grading time, points per part, flags
    from reconcile (tampering, disagreement), a link to the full report;
    status "environment" is marked apart: the grading machine failed, not the
    student, and the submission is to be graded again;
-4. similarity (`autograder.report.similarity`): the most similar pairs, ranked;
+5. similarity (`autograder.report.similarity`): the most similar pairs, ranked;
    the flagged ones side by side, their matching code highlighted.
 
-Section 2 counts only graded submissions (status "ok"): a submission that
-could not be read fails every check with one message, which says nothing
-about the checks; section 3 lists it with that message.
+Sections 2 and 3 count only graded submissions (status "ok"): a submission
+that could not be read fails every check with one message, which says nothing
+about the checks; section 4 lists it with that message.
 """
 
 import base64
@@ -94,6 +96,23 @@ class CheckSummary:
     failed: int  # graded submissions that failed it
     graded: int  # graded submissions that ran it
     groups: list  # [MessageGroup], largest first
+
+
+@dataclasses.dataclass
+class MisconceptionCount:
+    part: str
+    label: str  # genimg_kit.checks.diagnosis.Misconception.label
+    students: int
+
+
+def misconception_counts(records):
+    """[MisconceptionCount] over the graded submissions, most students first: how many
+    students' numbers matched each catalogued mistake (genimg_kit.checks.diagnosis)."""
+    counts = collections.Counter(
+        (c.part, c.misconception) for record in graded(records).values() for c in record.checks()
+        if c.misconception)
+    return [MisconceptionCount(part, label, n)
+            for (part, label), n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def graded(records):
@@ -261,7 +280,8 @@ def write_report(graded_class, out, similarity=None, png=False, pdf=False):
         labels=STATUS_LABELS, graded_count=len(graded(records)),
         distribution=png_data(_figure(draw_distribution, records=records)),
         means=png_data(_figure(draw_part_means, records=records)),
-        checks=check_summaries(records), top_messages=TOP_MESSAGES,
+        checks=check_summaries(records), misconceptions=misconception_counts(records),
+        top_messages=TOP_MESSAGES,
         pages=pages.name, page_name=student_page_name, similarity=similarity_view(similarity),
         side_by_side=SIDE_BY_SIDE)
     writers.write_text(page, out)

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from genimg_kit.checks.assertions import assert_close, assert_gradient
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.strategies import float_arrays, floats, gaussian_array
 from genimg_kit.probes import denoise as probes
 
@@ -89,3 +90,54 @@ def noisiest_steps(subject):
 
 
 CHECKS = (network_inputs, inverts_forward_process, gradients, noisiest_steps)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+# Signal rates from the start of the schedule to its noisiest end.
+DIAGNOSTIC_SIGNAL_RATES = np.array([0.9, 0.5, 0.05], np.float32).reshape(3, 1, 1, 1)
+
+
+def diagnostic_inputs():
+    signal_rates = DIAGNOSTIC_SIGNAL_RATES
+    noise_rates = np.sqrt(1.0 - signal_rates.astype(np.float64) ** 2).astype(np.float32)
+    noisy, mask = gaussian_array(5, (3, 2, 2, 3)), gaussian_array(6, (3, 2, 2, 3))
+    return noisy, noise_rates, signal_rates, mask
+
+
+def catalogue(noisy, noise_rates, signal_rates, mask):
+    """What each catalogued mistake returns: (first output, second output, the network's rates)."""
+    x, n, s, e = (a.astype(np.float64) for a in (noisy, noise_rates, signal_rates, mask))
+    return [
+        (Misconception("denoise's outputs returned in the wrong order",
+                       "your outputs match (pred_noise_masks, pred_images): the pair comes back swapped"),
+         (e, (x - n * e) / s, n)),
+        (Misconception("denoise multiplies by the signal rate",
+                       "your pred_images match (noisy - noise_rates * mask) * signal_rates: "
+                       "solving for the image divides by the signal rate"),
+         ((x - n * e) * s, e, n)),
+        (Misconception("denoise's rates swapped",
+                       "your pred_images match (noisy - signal_rates * mask) / noise_rates: "
+                       "the two rates trade places"),
+         ((x - s * e) / n, e, n)),
+        (Misconception("denoise adds the noise back",
+                       "your pred_images match (noisy + noise_rates * mask) / signal_rates: "
+                       "the predicted noise must be taken away"),
+         ((x + n * e) / s, e, n)),
+        (Misconception("denoise's divisor floored",
+                       "your pred_images match a signal rate floored at 0.1: right early in "
+                       "generation, wrong at its noisiest steps"),
+         ((x - n * e) / np.maximum(s, 0.1), e, n)),
+        (Misconception("network conditioned on the signal rates",
+                       "the network was handed the signal rates: it is conditioned on the noise rates"),
+         ((x - n * e) / s, e, s)),
+    ]
+
+
+def diagnose(subject):
+    inputs = diagnostic_inputs()
+    out = run(subject, *inputs)
+    return first_match((out["first"], out["second"], out["seen_rates"]), catalogue(*inputs))
+
+
+DIAGNOSES = {"denoise": diagnose}

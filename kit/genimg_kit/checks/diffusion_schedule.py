@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from genimg_kit.checks.assertions import assert_close, assert_flows
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.strategies import float_arrays
 from genimg_kit.probes import diffusion_schedule as probes
 
@@ -129,3 +130,47 @@ def positional_bounds(subject, bounds):
 
 CHECKS = (shapes_and_range, unit_circle, endpoints, monotone, equal_angle_steps, rates_have_gradients,
           positional_bounds)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+DIAGNOSTIC_TIMES = np.linspace(0.0, 1.0, 5, dtype=np.float32)
+DIAGNOSTIC_BOUNDS = np.array([0.1, 0.8], np.float32)  # not the defaults: ignoring them shows
+
+
+def catalogue(times, bounds):
+    """What each catalogued mistake returns on these times and bounds: (noise, signal)."""
+    t = times.astype(np.float64)
+    low, high = (float(b) for b in bounds)
+    start, end = np.arccos(high), np.arccos(low)
+    angles = start + t * (end - start)
+    linear = high - t * (high - low)
+    default_angles = np.arccos(0.95) + t * (np.arccos(0.02) - np.arccos(0.95))
+    return [
+        (Misconception("schedule's rates returned in the wrong order",
+                       "your rates match (signal_rates, noise_rates): the pair comes back swapped"),
+         (np.cos(angles), np.sin(angles))),
+        (Misconception("schedule running backwards in time",
+                       "your rates match the schedule run backwards: t = 0 gives min_signal_rate "
+                       "(the time reversed, or the two bounds' angles swapped)"),
+         (np.sin(end + t * (start - end)), np.cos(end + t * (start - end)))),
+        (Misconception("signal rate interpolated linearly",
+                       "your rates match a signal rate interpolated linearly in t (a linear "
+                       "schedule), not the angle"),
+         (np.sqrt(1 - linear**2), linear)),
+        (Misconception("noise rate taken as 1 - signal rate",
+                       "your rates match noise_rates = 1 - signal_rates, off the unit circle"),
+         (1 - np.cos(angles), np.cos(angles))),
+        (Misconception("schedule's bounds ignored",
+                       "your rates match the default bounds 0.02 and 0.95 although others were "
+                       "passed: the arguments are ignored"),
+         (np.sin(default_angles), np.cos(default_angles))),
+    ]
+
+
+def diagnose(subject):
+    got = rates(subject, DIAGNOSTIC_TIMES, DIAGNOSTIC_BOUNDS)
+    return first_match(got, catalogue(DIAGNOSTIC_TIMES, DIAGNOSTIC_BOUNDS))
+
+
+DIAGNOSES = {"diffusion_schedule": diagnose}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from genimg_kit.checks.assertions import assert_close
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match, matches
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.probes import generate as probes
 
@@ -125,3 +126,78 @@ def remix_with_next_rates(subject, num_images, diffusion_steps, image_size):
 
 
 CHECKS = (output_shape_and_range, steps_and_rates, starts_from_noise, remix_with_next_rates)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+def _step_count_mistake(calls, steps):
+    if calls == steps + 1:
+        return Misconception("one denoising step too many",
+                             f"the network ran {calls} times for diffusion_steps={steps}: one step too many")
+    if calls == 1 and steps > 1:
+        return Misconception("a single denoising step",
+                             f"the network ran once for diffusion_steps={steps}: the loop stops after one step")
+    return None
+
+
+def _loop_mistake(out, steps):
+    """What the network saw, step by step, against the catalogued wrong loops."""
+    seen = np.array([np.ravel(r)[0] for r in out["noise_rates"]], np.float64)
+    if matches(seen, probes.spy_schedule(np.arange(steps) / steps, np)[0]):
+        return Misconception("generation starting from the clean end",
+                             "the network saw the noise rates of t = 0, 1/S, 2/S, ...: the loop "
+                             "runs from the clean end instead of from t = 1")
+    remixes = {"current": [], "swapped": []}
+    next_noise, next_signal = probes.spy_schedule(expected_times(steps) - 1.0 / steps, np)
+    for k in range(steps - 1):
+        pred_images, pred_noises = predictions(out, k)
+        noise_rate = seen[k]
+        signal_rate = np.sqrt(1 - noise_rate**2)
+        remixes["current"].append(matches(out["noisy"][k + 1], signal_rate * pred_images + noise_rate * pred_noises))
+        remixes["swapped"].append(matches(out["noisy"][k + 1],
+                                          next_noise[k] * pred_images + next_signal[k] * pred_noises))
+    if steps > 1 and all(remixes["current"]):
+        return Misconception("remix with the current step's rates",
+                             "each step's predictions are remixed with the rates of the step just "
+                             "taken, not the next one's: the images never get less noisy")
+    if steps > 1 and all(remixes["swapped"]):
+        return Misconception("remix weights swapped",
+                             "the remix puts the next noise rate on the images and the next signal "
+                             "rate on the noise: the weights trade places")
+    return None
+
+
+def _output_mistake(out, steps):
+    pred_images, pred_noises = predictions(out, -1)
+    images = out["images"]
+    last_noise, last_signal = probes.spy_schedule(np.array([0.0]), np)
+    remixed = last_signal[0] * pred_images + last_noise[0] * pred_noises
+    catalogue = [
+        (Misconception("denormalisation skipped",
+                       "your images match the last prediction as it is (or clipped): "
+                       "normalizer.mean and sqrt(normalizer.variance) are never applied"),
+         np.clip(pred_images, 0.0, 255.0)),
+        (Misconception("variance used as the std when denormalising",
+                       "your images match mean + pred_images * variance: the std is sqrt(variance)"),
+         np.clip(MEAN + pred_images * VARIANCE, 0.0, 255.0)),
+        (Misconception("images not clipped", "your images match the denormalised prediction "
+                       "before clipping: values leave [0, 255]"),
+         MEAN + pred_images * np.sqrt(VARIANCE)),
+        (Misconception("the remixed noisy images returned",
+                       "your images match the last remix (noisy images), denormalised: return "
+                       "the last step's predicted images"),
+         np.clip(MEAN + remixed * np.sqrt(VARIANCE), 0.0, 255.0)),
+    ]
+    return first_match((images,), [(m, (want,)) for m, want in catalogue], rtol=1e-3, atol=1e-2)
+
+
+def diagnose(subject):
+    steps = 4
+    out = run(subject, 2, steps, 4)
+    calls = int(out["network_calls"])
+    if calls != steps:
+        return _step_count_mistake(calls, steps)
+    return _loop_mistake(out, steps) or _output_mistake(out, steps)
+
+
+DIAGNOSES = {"generate": diagnose}

@@ -4,6 +4,7 @@ import numpy as np
 
 from genimg_kit.checks.assertions import assert_gradient
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.checks.verdicts import format_value
 from genimg_kit.probes import kl_loss as probes
@@ -85,3 +86,54 @@ def gradients(subject, inputs):
 
 
 CHECKS = (per_example_shape, non_negative, zero_at_standard_normal, monte_carlo, gradients)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+# Three latent dimensions: a mean and a sum over them differ threefold.
+DIAGNOSTIC_MEAN = np.array([[0.5, -1.0, 1.5], [-0.25, 0.75, -2.0]], np.float32)
+DIAGNOSTIC_LOG_VAR = np.array([[-0.5, 0.8, -1.2], [1.0, -0.3, 0.4]], np.float32)
+
+
+def catalogue(z_mean, z_log_var):
+    """What each catalogued mistake returns on these inputs (numpy, float64)."""
+    m, v = z_mean.astype(np.float64), z_log_var.astype(np.float64)
+    terms = 1 + v - m**2 - np.exp(v)
+    return [
+        (Misconception("KL averaged over the latent dimensions",
+                       "your values match the KL averaged over the latent dimensions instead of "
+                       "summed over them (the chapter's mean divides it by latent_dim)"),
+         -0.5 * terms.mean(axis=-1)),
+        (Misconception("KL with its sign flipped",
+                       "your values match the KL with its sign flipped: -KL instead of KL"),
+         0.5 * terms.sum(axis=-1)),
+        (Misconception("KL summed over the batch too",
+                       "your value matches the KL summed over the batch as well: one number "
+                       "instead of one per example"),
+         -0.5 * terms.sum()),
+        (Misconception("KL reduced over the batch axis",
+                       "your values match the KL reduced over the batch axis (axis=0) instead of "
+                       "the latent one (axis=-1)"),
+         -0.5 * terms.sum(axis=0)),
+        (Misconception("log-variance used without exp",
+                       "your values match a KL with z_log_var where exp(z_log_var) belongs"),
+         -0.5 * (1 + v - m**2 - v).sum(axis=-1)),
+        (Misconception("log-variance taken as log-sigma",
+                       "your values match a KL that takes z_log_var as log(sigma): "
+                       "2 * z_log_var and exp(2 * z_log_var)"),
+         -0.5 * (1 + 2 * v - m**2 - np.exp(2 * v)).sum(axis=-1)),
+        (Misconception("mean not squared",
+                       "your values match a KL with z_mean where z_mean ** 2 belongs"),
+         -0.5 * (1 + v - m - np.exp(v)).sum(axis=-1)),
+        (Misconception("the 1 missing from the KL",
+                       "your values match the KL without its 1 inside the sum"),
+         -0.5 * (v - m**2 - np.exp(v)).sum(axis=-1)),
+    ]
+
+
+def diagnose(subject):
+    got = kl(subject, DIAGNOSTIC_MEAN, DIAGNOSTIC_LOG_VAR)
+    return first_match((got,), [(m, (want,)) for m, want in catalogue(DIAGNOSTIC_MEAN, DIAGNOSTIC_LOG_VAR)])
+
+
+DIAGNOSES = {"kl_loss": diagnose}

@@ -25,6 +25,8 @@ def check_details(c):
     if c.counterexample:
         lines.append("counterexample (minimal):")
         lines.extend(f"  {line}" for line in plain(c.counterexample).split("\n"))
+    if c.diagnosis:
+        lines.append(f"diagnosis: {one_line(c.diagnosis)}")
     if c.hint:
         lines.append(f"hint: {one_line(c.hint)}")
     return "\n".join(lines)

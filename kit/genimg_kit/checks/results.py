@@ -20,6 +20,10 @@ class CheckResult:
     counterexample: str = ""
     hint: str = ""
     seconds: float = 0.0
+    # On a part's first failed check: the catalogued mistake its numbers match
+    # (genimg_kit.checks.diagnosis), in a sentence, and the label the class counts.
+    diagnosis: str = ""
+    misconception: str = ""
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ scores its share, a failed one scores nothing and says why.
 import time
 
 from genimg_kit import parts as parts_table
+from genimg_kit.checks.diagnosis import diagnose
 from genimg_kit.checks.results import CheckResult, PartResult
 from genimg_kit.checks.subject import SubmissionDied
 from genimg_kit.parts import MissingName
@@ -46,7 +47,8 @@ def run_checks(part, checks, subject):
 
     Points of the part are shared by weight among the checks. A missing name
     fails every check at once; a dead submission fails the check that killed
-    it and every later one, with the same message.
+    it and every later one, with the same message. A part that failed checks
+    and is still standing is diagnosed (genimg_kit.checks.diagnosis).
     """
     results, stop_message = [], None
     for c, share in zip(checks, _shares(part, checks)):
@@ -66,4 +68,7 @@ def run_checks(part, checks, subject):
             result.message = stop_message
         result.seconds = time.perf_counter() - started
         results.append(result)
+    failed = [r for r in results if not r.passed]
+    if failed and stop_message is None and (found := diagnose(part, subject)) is not None:
+        failed[0].diagnosis, failed[0].misconception = found.sentence, found.label
     return PartResult(part, results)

@@ -1,9 +1,11 @@
 """Public checks of `Sampler`: z = z_mean + exp(0.5 * z_log_var) * eps."""
 
 import numpy as np
+from scipy.stats import kurtosis as stats_kurtosis
 
 from genimg_kit.checks.assertions import assert_gradient
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.stats import assert_standard_normal
 from genimg_kit.checks.strategies import mean_and_log_var
 from genimg_kit.probes import sampler as probes
@@ -101,3 +103,59 @@ def gradients(subject, inputs):
 
 
 CHECKS = (output_shape, eager_moments, eager_independence, compiled_draws, gradients)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+def catalogue(log_vars):
+    """Each catalogued mistake's (mean, std) per column of the standardised design draws."""
+    v = log_vars.astype(np.float64)
+    zero = np.zeros_like(v)
+    return [
+        (Misconception("variance used as the standard deviation",
+                       "your draws' spread per column matches exp(z_log_var) instead of "
+                       "exp(0.5 * z_log_var): the variance used as the std"),
+         (zero, np.exp(0.5 * v))),
+        (Misconception("log-variance taken as log-std",
+                       "your draws' spread per column matches exp(0.25 * z_log_var): z_log_var "
+                       "halved twice"),
+         (zero, np.exp(-0.25 * v))),
+        (Misconception("noise added to the std, not multiplied",
+                       "your draws match z_mean + std + eps: the noise is added to the std "
+                       "instead of multiplying it"),
+         (np.ones_like(v), np.exp(-0.5 * v))),
+        (Misconception("no noise drawn", "your draws have no spread at all: z = z_mean"),
+         (zero, zero)),
+    ]
+
+
+def diagnose(subject):
+    z_mean, z_log_var = design()
+    z = subject.probe(probes.sampler_eager, z_mean=z_mean, z_log_var=z_log_var, calls=1)["z"][0]
+    standardised = (z.astype(np.float64) - z_mean) / np.exp(0.5 * z_log_var.astype(np.float64))
+    mean, std = standardised.mean(axis=0), standardised.std(axis=0)
+    found = first_match((mean, std), catalogue(DESIGN_LOG_VARS), rtol=0.05, atol=0.1)
+    if found is not None:
+        return found
+    pooled = standardised.ravel() / standardised.std()
+    if abs(np.mean(np.abs(pooled) > 2.0 / 0.88)) < 1e-3 and abs(stats_kurtosis(pooled) + 0.63) < 0.15:
+        return Misconception("truncated normal noise",
+                             "your noise has no tails beyond 2 standard deviations: a truncated "
+                             "normal (keras.random.truncated_normal?) instead of a normal")
+    if abs(stats_kurtosis(pooled) + 1.2) < 0.15:
+        return Misconception("uniform noise", "your noise is flat-topped, like a uniform draw "
+                             "(keras.random.uniform?): eps must be normal")
+    if np.min(np.corrcoef(standardised, rowvar=False)) > 0.9:
+        return Misconception("one draw per example for every latent dimension",
+                             "your noise is the same in every latent dimension of an example: "
+                             "draw eps with the shape of z_mean, not (batch, 1)")
+    scale = float(np.mean(std))
+    if np.allclose(std, scale, rtol=0.03) and abs(scale - 1.0) > 0.03 and np.allclose(mean, 0.0, atol=0.1):
+        return Misconception("noise scaled",
+                             f"your noise's spread is {scale:.2f} times N(0, 1)'s "
+                             f"({abs(scale - 1) * 100:.0f} % too {'narrow' if scale < 1 else 'wide'}): "
+                             "is eps scaled?")
+    return None
+
+
+DIAGNOSES = {"sampler": diagnose}

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from genimg_kit.checks.assertions import assert_close
 from genimg_kit.checks.core import check
+from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.strategies import gaussian_array, seeds, small_shapes
 from genimg_kit.checks.verdicts import format_value
 from genimg_kit.probes import slerp as probes
@@ -83,3 +84,52 @@ def float32_out(subject, seed, shape, dtype, t):
 
 
 CHECKS = (endpoints, parallel_inputs, great_circle, float32_out)
+
+
+# --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------
+
+DIAGNOSTIC_V1 = np.array([1.0, 0.5, -0.5], np.float32)
+DIAGNOSTIC_V2 = np.array([-0.4, 1.2, 0.8], np.float32)  # another norm, 96 degrees away
+DIAGNOSTIC_TIMES = (0.25, 0.5, 0.75)
+
+
+def _slerp(t, a, b, theta):
+    return (np.sin((1 - t) * theta) * a + np.sin(t * theta) * b) / np.sin(theta)
+
+
+def catalogue(v1, v2):
+    """What each catalogued mistake returns at DIAGNOSTIC_TIMES, stacked."""
+    a, b = v1.astype(np.float64), v2.astype(np.float64)
+    theta = angle(a, b)
+    raw = np.arccos(np.clip(a @ b, -1, 1))
+    ts = np.array(DIAGNOSTIC_TIMES)[:, None]
+    lerp = (1 - ts) * a + ts * b
+    norms = (1 - ts) * np.linalg.norm(a) + ts * np.linalg.norm(b)
+    return [
+        (Misconception("slerp written as linear interpolation",
+                       "your outputs match (1 - t) * v1 + t * v2: the chord, not the arc"),
+         (lerp,)),
+        (Misconception("slerp written as normalised linear interpolation",
+                       "your outputs match the linear interpolation rescaled to the interpolated "
+                       "norm: the right path, at the wrong speed"),
+         (lerp / np.linalg.norm(lerp, axis=-1, keepdims=True) * norms,)),
+        (Misconception("slerp running from v2 to v1",
+                       "your outputs match slerp(1 - t, v1, v2): the two weights trade places"),
+         (np.stack([_slerp(1 - t, a, b, theta) for t in DIAGNOSTIC_TIMES]),)),
+        (Misconception("slerp's angle not linear in t",
+                       "your outputs match an angle of theta * t ** 2: slerp moves at constant "
+                       "angular speed"),
+         (np.stack([(np.sin(theta - theta * t * t) * a + np.sin(theta * t * t) * b) / np.sin(theta)
+                    for t in DIAGNOSTIC_TIMES]),)),
+        (Misconception("slerp's angle from unnormalised vectors",
+                       "your outputs match an angle taken from v1 . v2 without dividing by the norms"),
+         (np.stack([_slerp(t, a, b, raw) for t in DIAGNOSTIC_TIMES]),)),
+    ]
+
+
+def diagnose(subject):
+    got = np.stack([run(subject, t, DIAGNOSTIC_V1, DIAGNOSTIC_V2) for t in DIAGNOSTIC_TIMES])
+    return first_match((got,), catalogue(DIAGNOSTIC_V1, DIAGNOSTIC_V2))
+
+
+DIAGNOSES = {"slerp": diagnose}
