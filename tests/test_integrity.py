@@ -9,7 +9,8 @@ then `genimg-grade reconcile` once, then `nbgrader export` and
 
 Every trick student submits the plain WRONG solution plus one trick (in an
 extra cell, or as the stub itself) and must end, after reconcile, with the
-score of the plain wrong solution (or less, for stubs that never answer).
+score of the plain wrong solution (or less: 0 for stubs that never answer,
+and 0 with the reason for the tricks the isolated grade detects as tampering).
 Which tricks fooled nbgrader's own in-kernel cells is recorded in
 IN_KERNEL_FOOLED_BY below and checked: the rebinding tricks must fool the
 kernel, or this test would prove nothing. It runs on the tensorflow pass (one_backend).
@@ -246,6 +247,9 @@ CORRUPT = "corrupt"  # a submitted notebook that is not JSON
 # the plain wrong solution's), measured on both backends. The test fails if
 # this changes, so the closing note stays true.
 IN_KERNEL_FOOLED_BY = {"rebind_full", "rebind_noop", "fake_import", "fake_module", "patch_numerics"}
+# The tricks that change what the isolated re-grade's probes run on (builtins.__import__,
+# NumPy's comparisons and Keras's): detected there as tampering, every part voided.
+DETECTED_AS_TAMPERING = {"fake_import", "patch_numerics"}
 
 
 # --- building and grading the course (once) ------------------------------------------
@@ -432,11 +436,14 @@ def test_plain_wrong_solution_gets_low_points_and_nothing_flagged(course):
 
 
 @pytest.mark.parametrize("student", TRICKS)
-def test_trick_ends_with_the_plain_wrong_score(course, student):
+def test_trick_ends_with_the_plain_wrong_score_or_is_voided(course, student):
     scores, wrong = final(course, student), wrong_scores(course)
     for part in PARTS:
         if student == "exit_stubs" or (student == "sleep_stub" and part == "kl_loss"):
             assert scores[part] == 0.0, (student, part, scores)  # the stub never answers
+        elif student in DETECTED_AS_TAMPERING:
+            assert scores[part] == 0.0, (student, part, scores)
+            assert "tampering detected" in course["rows"][student, part]["reason"], course["rows"][student, part]
         else:
             assert scores[part] == pytest.approx(wrong[part], abs=0.01), (student, part, scores, wrong)
 

@@ -167,7 +167,7 @@ def _loop_mistake(out, steps):
     return None
 
 
-def _output_mistake(out, steps):
+def _output_mistake(out):
     pred_images, pred_noises = predictions(out, -1)
     images = out["images"]
     last_noise, last_signal = probes.spy_schedule(np.array([0.0]), np)
@@ -197,7 +197,7 @@ def diagnose(subject):
     calls = int(out["network_calls"])
     if calls != steps:
         return _step_count_mistake(calls, steps)
-    return _loop_mistake(out, steps) or _output_mistake(out, steps)
+    return _loop_mistake(out, steps) or _output_mistake(out)
 
 
 DIAGNOSES = {"generate": diagnose}
