@@ -1,5 +1,5 @@
 """The Sampler's statistical check, by simulation at the size it uses: it rejects
-each wrong distribution of stats.POWER with probability at least 0.999, and
+each wrong distribution its docstring lists with probability at least 0.999, and
 correct draws with probability near ALPHA (seeded: the same counts every run)."""
 
 import numpy as np

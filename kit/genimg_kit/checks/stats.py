@@ -17,9 +17,13 @@ grading is seeded, so a given submission always gets the same verdict.
     dependence  the correlations between dimensions: n * sum_{i<j} r_ij^2 ~
                 chi2(d (d - 1) / 2).
 
-POWER lists, for the Sampler's design (4,000 examples of 4 dimensions), the
-wrong distributions each detected with probability at least 0.999;
-tests/test_stats_power.py shows it by simulation at that size.
+Power: at the Sampler's design (4,000 examples of 4 dimensions) each of these
+wrong distributions is detected with probability at least 0.999, as
+tests/test_stats_power.py shows by simulation at that size: a standard
+deviation 5 % off (0.95 or 1.05); Keras's truncated normal (cut at 2 std: std
+0.88), and the same rescaled to std 1; uniform or Laplace noise with std 1; a
+correlation of 0.15 between two dimensions, or one draw shared by every
+dimension; a component shared by every example, correlating them by 0.1.
 """
 
 import numpy as np
@@ -27,13 +31,6 @@ from scipy import stats
 
 ALPHA = 1e-4
 TESTS = ("centre", "spread", "shape", "tails", "dependence")
-POWER = (
-    "a standard deviation 5 % off (0.95 or 1.05)",
-    "Keras's truncated normal (cut at 2 std: std 0.88), and the same rescaled to std 1",
-    "uniform or Laplace noise with std 1",
-    "a correlation of 0.15 between two latent dimensions; one draw shared by every dimension",
-    "a component shared by every example, making them correlated by 0.1",
-)
 
 
 def p_values(draws):
