@@ -230,7 +230,7 @@ def test_denoise_matches_task_generate_even_after_a_generate_with_other_steps(
     task, embeddings
 ):
     # An earlier generate() leaves a 7-entry noise table for 6 steps behind.
-    sd3.generate_images(task, PROMPT, num_steps=6, seed=SEED)
+    sd3.sd3_generate(task, PROMPT, num_steps=6, seed=SEED)
     assert tuple(task.backbone.scheduler.sigmas.shape) == (7,)
 
     image = sd3.denoise_with_text_embeddings(
@@ -240,7 +240,7 @@ def test_denoise_matches_task_generate_even_after_a_generate_with_other_steps(
     sigmas = to_numpy(task.backbone.scheduler.sigmas)
     assert sigmas.shape == (STEPS + 1,) and sigmas[-1] == 0.0
     # ... and gives what KerasHub's own sampler gives for 3 steps.
-    expected = sd3.generate_images(task, PROMPT, num_steps=STEPS, seed=SEED)
+    expected = sd3.sd3_generate(task, PROMPT, num_steps=STEPS, seed=SEED)
     assert_images_match(sd3.scale_output(image), expected)
 
 
@@ -267,7 +267,7 @@ def test_chapter_loop_without_configure_scheduler_uses_a_stale_schedule(
 
     # A 6-step generate() has left its table; the chapter's loop then runs
     # 2 steps over entries 0..2 of it, and ends at a noise level above zero.
-    sd3.generate_images(task, PROMPT, num_steps=6, seed=SEED)
+    sd3.sd3_generate(task, PROMPT, num_steps=6, seed=SEED)
     assert to_numpy(backbone.scheduler.sigmas)[2] > 0.1
     stale = chapter_loop(2)
 
@@ -278,7 +278,7 @@ def test_chapter_loop_without_configure_scheduler_uses_a_stale_schedule(
 
     # What denoise_with_text_embeddings decodes is the fixed loop's result,
     # even though the scheduler was left stale again first.
-    sd3.generate_images(task, PROMPT, num_steps=6, seed=SEED)
+    sd3.sd3_generate(task, PROMPT, num_steps=6, seed=SEED)
     image = sd3.denoise_with_text_embeddings(
         task, embeddings, num_steps=2, seed=SEED
     )
@@ -312,7 +312,7 @@ def test_negative_prompt_changes_the_output(task, embeddings):
     assert mean_abs_diff(plain, steered) > 1.0
 
     # Same through task.generate, and both routes agree.
-    generated = sd3.generate_images(
+    generated = sd3.sd3_generate(
         task, PROMPT, negative_prompts="blue", num_steps=STEPS, seed=SEED
     )
     assert mean_abs_diff(generated, plain) > 1.0
@@ -324,7 +324,7 @@ def test_step_sweep_with_generate_images(task, embeddings):
     # after the first would index past the end of the first call's table.
     sweep = [2, 3, 5]
     images = [
-        sd3.generate_images(task, PROMPT, num_steps=n, seed=SEED) for n in sweep
+        sd3.sd3_generate(task, PROMPT, num_steps=n, seed=SEED) for n in sweep
     ]
     for n, image in zip(sweep, images):
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
@@ -349,7 +349,7 @@ def test_notebook_step_sweeps(task, embeddings, sweep):
     a decreasing one (with a frozen table, fewer steps stop short of zero
     noise). Each image is the one its own number of steps gives."""
     images = [
-        sd3.generate_images(task, PROMPT, num_steps=n, seed=SEED) for n in sweep
+        sd3.sd3_generate(task, PROMPT, num_steps=n, seed=SEED) for n in sweep
     ]
     for n, image in zip(sweep, images):
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8

@@ -31,7 +31,7 @@ This module gives you those stages as functions of the task:
   the chapter's decomposed `generate()`.
 - `images_from_embeddings()`: one image per set of text embeddings, all from
   the same starting noise (the frames of a walk between prompts).
-- `generate_images()`: `task.generate()` for a batch of prompts, with negative
+- `sd3_generate()`: `task.generate()` for a batch of prompts, with negative
   prompts and a different number of steps per call.
 
 Two things differ from the chapter's listing, both on purpose:
@@ -53,7 +53,7 @@ sampler once and reuses it, and the sigma table is frozen into that compiled
 function. A second `generate()` with a *different* `num_steps` then reuses the
 old table: fewer steps silently stop short of zero noise, more steps index
 past the end of the table (black images on JAX, an error on TensorFlow).
-`generate_images()` gives `generate()` a compiled sampler that takes the
+`sd3_generate()` gives `generate()` a compiled sampler that takes the
 table as an input, so any `num_steps` works, without recompiling.
 
 The compiled steps and that fix live in `genimg_kit.sd3_workarounds`.
@@ -87,7 +87,7 @@ __all__ = [
     "denoise_with_text_embeddings",
     "images_from_embeddings",
     "scale_output",
-    "generate_images",
+    "sd3_generate",
 ]
 
 # The preset and image size used in chapter 17.
@@ -322,7 +322,7 @@ def scale_output(x):
     return np.round(x * 255.0).astype("uint8")
 
 
-def generate_images(
+def sd3_generate(
     task,
     prompts,
     negative_prompts=None,
