@@ -203,7 +203,8 @@ def build_wheel(name):
 # --- the zip ------------------------------------------------------------------
 
 
-def _render(template, **values):
+def render(template, **values):
+    """autograder/templates/TEMPLATE with each @KEY@ replaced by its value; every one must be."""
     text = (TEMPLATES / template).read_text(encoding="utf-8")
     for key, value in values.items():
         text = text.replace(f"@{key}@", str(value))
@@ -233,6 +234,45 @@ def _git_commit(package_dir):
     return (commit + ("+local-changes" if dirty else "")) if commit else None
 
 
+def requirements_file(command):
+    """(text, number of pins) of the requirements.txt that `genimg-grade COMMAND` bundles:
+    every third-party distribution genimg needs, pinned as installed here."""
+    pins = pinned_requirements()
+    text = (
+        f"# Pinned by `genimg-grade {command}` on Python {platform.python_version()} "
+        f"({sys.platform}, {platform.machine()}).\n"
+        "# Every third-party distribution genimg needs, transitively, at the version the grader "
+        "was tested with.\n" + "\n".join(pins) + "\n"
+    )
+    return text, len(pins)
+
+
+def project_wheels():
+    """{"wheels/<file>.whl": bytes}: the project's distributions, as a bundle holds them."""
+    return {f"wheels/{file}": data for file, data in map(build_wheel, PROJECT_DISTRIBUTIONS)}
+
+
+def bundle_manifest(backend, time_limit, parts, pinned, wheels):
+    """BUNDLE.json's content: what was bundled, from which commit, with which Python;
+    BundleError if `parts` names a part that does not exist."""
+    from genimg_kit.parts import PARTS
+
+    unknown = [p for p in parts or [] if p not in PARTS]
+    if unknown:
+        raise BundleError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return {
+        "project": "genimg",
+        "commit": _git_commit(pathlib.Path(__file__).resolve().parent),
+        "python": platform.python_version(),
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "backend": backend,
+        "time_limit_s": time_limit,
+        "parts": list(parts) if parts else list(PARTS),
+        "pinned": pinned,
+        "wheels": sorted(wheels),
+    }
+
+
 def build_bundle(out, backend="tensorflow", time_limit=None, parts=None):
     """Writes the Gradescope autograder zip to `out`; returns the names it holds.
 
@@ -241,37 +281,16 @@ def build_bundle(out, backend="tensorflow", time_limit=None, parts=None):
     (say, an assignment made of the VAE half); None grades every part.
     """
     time_limit = gradescope_time_limit() if time_limit is None else time_limit
-    from genimg_kit.parts import PARTS
-
-    unknown = [p for p in parts or [] if p not in PARTS]
-    if unknown:
-        raise BundleError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     python_version = "%d.%d" % sys.version_info[:2]
-    pins = pinned_requirements()
-    requirements = (
-        f"# Pinned by `genimg-grade gradescope-bundle` on Python {platform.python_version()} "
-        f"({sys.platform}, {platform.machine()}).\n"
-        "# Every third-party distribution genimg needs, transitively, at the version the grader "
-        "was tested with.\n" + "\n".join(pins) + "\n"
-    )
-    wheels = {f"wheels/{file}": data for file, data in map(build_wheel, PROJECT_DISTRIBUTIONS)}
-    manifest = {
-        "project": "genimg",
-        "commit": _git_commit(pathlib.Path(__file__).resolve().parent),
-        "python": platform.python_version(),
-        "platform": f"{sys.platform}-{platform.machine()}",
-        "backend": backend,
-        "time_limit_s": time_limit,
-        "parts": list(parts) if parts else list(PARTS),
-        "pinned": len(pins),
-        "wheels": sorted(wheels),
-    }
+    requirements, pinned = requirements_file("gradescope-bundle")
+    wheels = project_wheels()
+    manifest = bundle_manifest(backend, time_limit, parts, pinned, wheels)
     entries = {
-        "setup.sh": (_render("setup.sh", PYTHON_VERSION=python_version, BACKEND=backend,
-                             TIME_LIMIT=int(time_limit), DEADLINE_MARGIN=DEADLINE_MARGIN_S), True),
-        "run_autograder": (_render("run_autograder", BACKEND=backend, TIME_LIMIT=int(time_limit),
-                                     DEADLINE_MARGIN=DEADLINE_MARGIN_S,
-                                     PARTS=",".join(parts or [])), True),
+        "setup.sh": (render("setup.sh", PYTHON_VERSION=python_version, BACKEND=backend,
+                            TIME_LIMIT=int(time_limit), DEADLINE_MARGIN=DEADLINE_MARGIN_S), True),
+        "run_autograder": (render("run_autograder", BACKEND=backend, TIME_LIMIT=int(time_limit),
+                                    DEADLINE_MARGIN=DEADLINE_MARGIN_S,
+                                    PARTS=",".join(parts or [])), True),
         "requirements.txt": (requirements, False),
         "BUNDLE.json": (json.dumps(manifest, indent=2) + "\n", False),
         **{name: (data, False) for name, data in wheels.items()},

@@ -1,8 +1,10 @@
 """`genimg-grade`: grade one submission and write the results.
 
-    genimg-grade [SUBMISSION] [--json OUT] [--classroom OUT] [--backend jax|tensorflow]
+    genimg-grade [SUBMISSION] [--json OUT] [--classroom50 DIR] [--backend jax|tensorflow]
     genimg-grade batch DIR --out OUTDIR [--workers N] [--timeout S]
     genimg-grade gradescope-bundle OUT.zip
+    genimg-grade classroom50-bundle OUTDIR
+    genimg-grade prairielearn /grade
     genimg-grade reconcile COURSE_DIR ASSIGNMENT [--out CSV]
     genimg-grade limits [--profile P] [--part-timeout S]
     genimg-grade report OUTDIR [--out report.html] [--starter RELEASE] [--png] [--pdf]
@@ -21,6 +23,7 @@ grading machine failed (its container ran out of memory: record status
 
 import argparse
 import importlib
+import os
 import pathlib
 import sys
 
@@ -36,6 +39,8 @@ DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_re
 SUBCOMMANDS = {
     "batch": ("batch", "grade a whole class, in parallel workers"),
     "gradescope-bundle": ("bundle", "build the Gradescope autograder zip"),
+    "classroom50-bundle": ("classroom50", "build a Classroom 50 assignment's autograder.py bundle"),
+    "prairielearn": ("prairielearn", "grade a PrairieLearn external-grading job (its image's entrypoint)"),
     "reconcile": ("reconcile", "after nbgrader autograde: re-grade in isolation, into its gradebook"),
     "limits": ("limits", "print every time and memory bound"),
     "report": ("report", "a class report (HTML): scores, failures per check, similar submissions"),
@@ -57,13 +62,17 @@ def build_parser():
     parser.add_argument("submission", nargs="?", default=str(DEFAULT_SUBMISSION),
                         help=".py file, .ipynb notebook or folder of them (default: the reference)")
     parser.add_argument("--json", metavar="OUT", help="write Gradescope results.json here")
+    parser.add_argument("--classroom50", metavar="DIR",
+                        help="write Classroom 50's result.json and release-body.md into DIR, its "
+                             "identity from the runner's environment (CLASSROOM, SUBMISSION_TAG, ...)")
     parser.add_argument("--classroom", metavar="OUT",
-                        help="write the GitHub Classroom grader result (base64 JSON) here")
+                        help="deprecated (GitHub Classroom is retired; see --classroom50): write "
+                             "the GitHub Classroom grader result (base64 JSON) here")
     add_grading_options(parser)
     parser.add_argument("--deadline", type=float, metavar="S",
                         help="seconds for the whole grade, shared out among the parts (default: "
                              + ", ".join(f"{d:g} on {p}" for p, d in DEFAULT_LIMITS.deadline_seconds)
-                             + "); --json and --classroom are rewritten as each part ends")
+                             + "); the results files are rewritten as each part ends")
     parser.add_argument("--fail-under", type=float, metavar="N",
                         help="exit with status 1 when the score is below N (for CI gates)")
     parser.add_argument("--quiet", action="store_true", help="report failed checks only")
@@ -88,6 +97,10 @@ def main(argv=None):
             writers.write_json(writers.gradescope(record), args.json)
         if args.classroom:
             writers.write_text(writers.encode_classroom(writers.classroom(record)), args.classroom)
+        if args.classroom50:
+            from autograder import classroom50
+
+            classroom50.write(record, args.classroom50, os.environ)
 
     try:
         record = grade(args.submission, parts=args.parts, backend=args.backend, limits=grading_limits(args),

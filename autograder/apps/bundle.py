@@ -1,4 +1,7 @@
-"""`genimg-grade gradescope-bundle OUT.zip`: the Gradescope autograder zip (autograder.bundle)."""
+"""`genimg-grade gradescope-bundle OUT.zip`: the Gradescope autograder zip (autograder.bundle).
+
+`add_bundle_options` and `build` serve every bundle's command (classroom50-bundle too).
+"""
 
 import argparse
 import sys
@@ -10,31 +13,42 @@ from autograder.limits import gradescope_time_limit
 from genimg_kit.parts import PARTS
 
 
+def add_bundle_options(parser, machines, time_limit, time_limit_why):
+    """--backend, --time-limit and --parts: what a bundle grades with, for how long, and what."""
+    parser.add_argument("--backend", choices=["jax", "tensorflow"], default="tensorflow",
+                        help=f"Keras backend the submissions are graded on (default tensorflow: "
+                             f"faster on {machines})")
+    parser.add_argument("--time-limit", type=int, default=time_limit, metavar="S",
+                        help=f"seconds one submission's grade may take (default {time_limit}: {time_limit_why})")
+    parser.add_argument("--parts", type=part_list, metavar="P1,P2",
+                        help=f"grade only these parts (default: all {len(PARTS)})")
+
+
+def build(command, build_bundle, args):
+    """`build_bundle(args.out, ...)`'s names, or None with the reason printed."""
+    try:
+        return build_bundle(args.out, backend=args.backend, time_limit=args.time_limit, parts=args.parts)
+    except BundleError as error:
+        print(f"genimg-grade {command}: {error}", file=sys.stderr)
+        return None
+
+
 def build_parser():
-    time_limit = gradescope_time_limit()
     parser = argparse.ArgumentParser(
         prog="genimg-grade gradescope-bundle",
         description="Build the Gradescope autograder zip (setup.sh, run_autograder, pinned "
                     "requirements, the project's wheels).")
     parser.add_argument("out", metavar="OUT.zip", help="where to write the zip")
-    parser.add_argument("--backend", choices=["jax", "tensorflow"], default="tensorflow",
-                        help="Keras backend the submissions are graded on (default tensorflow: "
-                             "faster on Gradescope's CPUs)")
-    parser.add_argument("--time-limit", type=int, default=time_limit, metavar="S",
-                        help=f"seconds run_autograder allows one submission (default {time_limit}: "
-                             "Gradescope's default timeout less run_autograder's margin); keep it below "
-                             "the assignment's Gradescope timeout")
-    parser.add_argument("--parts", type=part_list, metavar="P1,P2",
-                        help=f"grade only these parts (default: all {len(PARTS)})")
+    add_bundle_options(parser, "Gradescope's CPUs", gradescope_time_limit(),
+                       "Gradescope's default timeout less run_autograder's margin; keep it below the "
+                       "assignment's Gradescope timeout")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        names = build_bundle(args.out, backend=args.backend, time_limit=args.time_limit, parts=args.parts)
-    except BundleError as error:
-        print(f"genimg-grade gradescope-bundle: {error}", file=sys.stderr)
+    names = build("gradescope-bundle", build_bundle, args)
+    if names is None:
         return 2
     pins = sum(1 for line in zipfile.ZipFile(args.out).read("requirements.txt").decode().splitlines()
                if line and not line.startswith("#"))
