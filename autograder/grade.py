@@ -16,7 +16,7 @@ from autograder.isolation import container as containers
 from autograder.isolation.sandbox import RemoteSubject, Sandbox, SandboxStartError
 from autograder.limits import Limits
 from autograder.record import PRINTED_CHARS, GradeRecord, Note
-from autograder.submission import UnreadableSubmission, read_submission
+from autograder.submission import UnreadableSubmission, explain_missing, read_submission
 from genimg_kit.checks.battery import failed_part, run_part
 from genimg_kit.checks.subject import SubmissionDied
 from genimg_kit.parts import PARTS, MissingName, missing_names
@@ -154,7 +154,7 @@ class _Run:
         if self.load_error is not None:
             return failed_part(part, self.load_error, HIDDEN)
         if missing := missing_names(part, self.defined):
-            return failed_part(part, str(MissingName(missing)), HIDDEN)
+            return failed_part(part, self._missing(missing), HIDDEN)
         if hung := [n for n in PARTS[part].names if n in self.walls]:
             return failed_part(part, "not run: " + "; ".join(
                 f"`{n}` did not answer within its own part's limit ({self.walls[n]}), and training "
@@ -178,6 +178,15 @@ class _Run:
             self.sandbox.sweep()
             _release(self.sandbox, self.limits)
         return result
+
+    def _missing(self, names):
+        """What a part whose names are missing says: what the source shows of them. The
+        load errors it quotes are said there, once, and leave the report's list."""
+        errors = [n.text for n in self.notes if n.kind == "load_error"]
+        found = [pair for name in names for pair in explain_missing(name, self.submission, errors)]
+        said = {f"{where}:" for where, _ in found if where}
+        self.notes = [n for n in self.notes if not (n.kind == "load_error" and n.text.startswith(tuple(said)))]
+        return str(MissingName(names, [sentence for _, sentence in found]))
 
     def record(self, name, parts, seconds):
         results = {p: self.results.get(p) or failed_part(p, NOT_REACHED, HIDDEN) for p in parts}

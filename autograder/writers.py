@@ -50,8 +50,8 @@ def text_report(record, show_passed=True, total=True):
         lines += [format_part(part, show_passed)] + _shared_losses(record, part) + [""]
     skipped = [n for n in record.notes if n.kind == "skipped"]
     if skipped:
-        lines.append(f"{len(skipped)} top-level statements were not run (training, plotting, downloads; "
-                     "see the README's grading rule)")
+        lines.append(f"{len(skipped)} top-level statements were not run: the grader runs only imports, "
+                     "definitions and constants (no training, plotting or downloads)")
     failed = [n.text for n in record.notes if n.kind == "load_error"]
     if failed:
         lines += ["these statements failed while the submission loaded:"] + quoted("\n".join(failed))

@@ -9,6 +9,7 @@ how many points are left for grading.
 """
 
 import dataclasses
+import difflib
 import importlib
 import math
 
@@ -100,9 +101,26 @@ def missing_names(part, defined):
     return [name for name in PARTS[part].names if name not in defined]
 
 
-class MissingName(Exception):
-    """Graded names the submission does not define at its top level (`names`)."""
+def near_misses(name, candidates):
+    """The entries of `candidates` (a dict keyed by name) whose name is close to the graded
+    `name`: the same but for case or underscores (`KL_loss`), the name with more around
+    it (`generate_images`, `my_slerp`), or a typo away (`kl_los`, `Samplr`)."""
+    def squash(text):
+        return text.lower().replace("_", "")
 
-    def __init__(self, names):
+    def near(other):
+        a, b = squash(name), squash(other)
+        return other != name and (a == b or (len(a) >= 4 and a in b)
+                                  or difflib.SequenceMatcher(None, a, b).ratio() >= 0.85)
+
+    return {other: value for other, value in candidates.items() if near(other)}
+
+
+class MissingName(Exception):
+    """Graded names the submission does not define at its top level (`names`), and what
+    was found instead (`found`: sentences, e.g. the syntax error of its cell, a near miss)."""
+
+    def __init__(self, names, found=()):
         self.names = list(names)
-        super().__init__(f"{', '.join(f'`{n}`' for n in self.names)} not defined at the top level of the submission")
+        message = f"{', '.join(f'`{n}`' for n in self.names)} not defined at the top level of the submission"
+        super().__init__("; ".join([message, *found]))

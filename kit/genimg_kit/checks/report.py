@@ -39,6 +39,7 @@ def format_part(result, show_passed=True):
                  f"{fmt(held)} more points are checked at grading"]
     else:
         lines = [f"{result.part}: {fmt(result.points)}/{fmt(result.max_points)} points"]
+    said = None  # the last failure's details: a reason shared by later checks is said once
     for c in result.checks:
         if c.passed and not show_passed:
             continue
@@ -47,5 +48,8 @@ def format_part(result, show_passed=True):
         label += " (hidden)" if c.hidden else ""
         lines.append(f"  [{mark}] {label}  ({fmt(c.points)}/{fmt(c.max_points)})")
         if not c.passed:
-            lines.extend(f"      {line}" for line in check_details(c).split("\n"))
+            details = check_details(c)
+            lines.extend(f"      {line}" for line in ("(the same reason as above)" if details == said
+                                                       else details).split("\n"))
+            said = details
     return "\n".join(lines)

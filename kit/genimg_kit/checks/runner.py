@@ -33,13 +33,17 @@ def _shares(part, checks):
     return [next(shares[c.hidden]) for c in checks]
 
 
-def _result(c, share, **verdict):
-    return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, hint=c.hint, **verdict)
+def _result(c, share, message=None):
+    """A check's result before it runs; one given a `message` failed for a reason that is not
+    about what the check tests (a missing name, a dead submission), so it carries no hint."""
+    if message is None:
+        return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, hint=c.hint)
+    return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, message=message)
 
 
 def failed_checks(part, checks, message):
     """`part` with every one of `checks` failed for one reason, without running any."""
-    return PartResult(part, [_result(c, s, message=message) for c, s in zip(checks, _shares(part, checks))])
+    return PartResult(part, [_result(c, s, message) for c, s in zip(checks, _shares(part, checks))])
 
 
 def run_checks(part, checks, subject):
@@ -59,13 +63,13 @@ def run_checks(part, checks, subject):
                 c(subject)
             except (MissingName, SubmissionDied) as error:
                 stop_message = str(error)
-                result.message = stop_message
+                result = _result(c, share, stop_message)
             except Exception as error:  # AssertionError, SubmissionError, a group of them, ...
                 result.message, result.counterexample = verdict(error)
             else:
                 result.passed, result.points = True, share
         else:
-            result.message = stop_message
+            result = _result(c, share, stop_message)
         result.seconds = time.perf_counter() - started
         results.append(result)
     failed = [r for r in results if not r.passed]

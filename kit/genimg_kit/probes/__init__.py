@@ -24,7 +24,7 @@ import traceback
 
 import numpy as np
 
-from genimg_kit.parts import MissingName, part_modules
+from genimg_kit.parts import MissingName, near_misses, part_modules
 from genimg_kit.text import plain
 
 def describe_exception(error):
@@ -33,7 +33,8 @@ def describe_exception(error):
     where = ""
     if frames:
         last = frames[-1]
-        where = f" (in {last.name}, line {last.lineno}: {(last.line or '').strip()})"
+        line = (last.line or "").strip()  # none where the code ran from a string, as a kept statement does
+        where = f" (in {last.name}, line {last.lineno}" + (f": {line})" if line else ")")
     # Keras colours some messages for terminals; a report is plain text (the one sanitiser).
     return plain(f"{type(error).__name__}: {error}{where}")[:2000]
 
@@ -90,10 +91,14 @@ def release_memory():
 
 
 def graded(namespace, name):
-    """The graded `name` of the submission's namespace."""
+    """The graded `name` of the submission's namespace; when it is missing, the
+    functions and classes the submission defines under a name close to it."""
     value = namespace.get(name)
     if value is None:
-        raise MissingName([name])
+        own = {n: v for n, v in namespace.items()
+               if callable(v) and getattr(v, "__module__", None) == namespace.get("__name__")}
+        raise MissingName([name], [f"found `{n}`: the checks look for the name `{name}`"
+                                   for n in near_misses(name, own)])
     return value
 
 
