@@ -16,6 +16,9 @@ def kl_loss(z_mean, z_log_var):
 # The KL with the wrong sign: negative, so most checks fail.
 BUGGY = CORRECT.replace("return -0.5 *", "return 0.5 *")
 
+# Its only definition does not parse (a colon missing): kl_loss is then not defined.
+SYNTAX_ERROR = CORRECT.replace("def kl_loss(z_mean, z_log_var):", "def kl_loss(z_mean, z_log_var)")
+
 # kl_loss never returns: only a time limit ends it (sleeping, to spare the shared CPUs).
 HANGING = """\
 import time

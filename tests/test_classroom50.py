@@ -13,6 +13,7 @@ runner runs it: with the runner's Python, in a student's checkout, in a
 clean environment holding only PATH, HOME and what the runner adds.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -23,13 +24,16 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py, as_users.py
-from _submissions import BROKEN_NOTEBOOK, CORRECT, write  # noqa: E402
+from _submissions import BROKEN_NOTEBOOK, BUGGY, CORRECT, SYNTAX_ERROR, write  # noqa: E402
 from as_users import shell_environment  # noqa: E402
 from synthetic_records import record  # noqa: E402
 from autograder import classroom50, cli  # noqa: E402
-from genimg_kit.parts import PARTS, part_points  # noqa: E402
+from autograder.grade import grade  # noqa: E402
+from autograder.isolation.confine import describe as describe_isolation  # noqa: E402
+from genimg_kit.parts import PARTS, format_points, part_points  # noqa: E402
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+REFERENCE = pathlib.Path(cli.DEFAULT_SUBMISSION)  # the answer key, genimg_ref/
 # What the runner hands an autograder.py (runner.py's main and run_entrypoint).
 RUNNER_ENV = {"CLASSROOM": "ml-2027", "ASSIGNMENT": "ch17", "USERNAME": "alice", "OWNER": "alice",
               "ASSIGNMENT_TYPE": "individual", "SUBMISSION_TAG": "submit/2027-01-20T10-00-00Z-a1b2c3d",
@@ -138,9 +142,15 @@ def test_the_release_body_shows_public_checks_and_never_hidden_ones():
         assert c.id not in shown and c.description not in shown and c.message not in shown
     for c in public:
         assert c.id in body and c.message in body
-    assert f"### genimg: {int(graded.score * 4)}/400 (88/100 points" in body
+    assert f"### genimg: {int(graded.score * 4)}/400 ({format_points(graded.score)}/100 points" in body
     assert "| kl_loss | FAIL | 0 / 48 |" in body and "| slerp | PASS | 64 / 64 |" in body
-    assert graded.isolation == {} or "isolation" in body
+
+
+def test_the_release_body_says_how_isolated_the_grade_was():
+    partial = {"level": "partial", "held": {"writes": "landlock-fs"},
+               "missing": {"network": "this container refuses new namespaces"}}
+    graded = dataclasses.replace(record("alice", "correct"), isolation=partial)
+    assert describe_isolation(partial) in classroom50.release_body(graded)
 
 
 def test_what_a_submission_printed_cannot_close_the_release_bodys_code_block():
@@ -193,15 +203,16 @@ def test_bundle_layout(bundle_dir):
     assert json.loads((bundle_dir / "BUNDLE.json").read_text())["parts"] == list(PARTS)
 
 
-def run_like_the_runner(bundle_dir, checkout, home, path=None):
-    """Runs autograder.py as runner.py's run_entrypoint does; returns (exit status, GITHUB_OUTPUT text)."""
+def run_like_the_runner(bundle_dir, checkout, home, path=None, parts="kl_loss"):
+    """Runs autograder.py as runner.py's run_entrypoint does, grading `parts` (the cheap
+    kl_loss unless told; "" for all); returns (exit status, GITHUB_OUTPUT text)."""
     output = home / "github_output"
     env = dict(shell_environment(str(home), BACKEND), **RUNNER_ENV, GITHUB_OUTPUT=str(output),
-               CLASSROOM50_BUNDLE_DIR=str(bundle_dir), GENIMG_BACKEND=BACKEND, GENIMG_PARTS="kl_loss")
+               CLASSROOM50_BUNDLE_DIR=str(bundle_dir), GENIMG_BACKEND=BACKEND, GENIMG_PARTS=parts)
     if path:
         env["PATH"] = path
     completed = subprocess.run([sys.executable, str(bundle_dir / "autograder.py")], cwd=checkout, env=env,
-                               capture_output=True, text=True, timeout=300)
+                               capture_output=True, text=True, timeout=600)
     print(completed.stdout, completed.stderr)
     return completed.returncode, output.read_text() if output.exists() else ""
 
@@ -214,19 +225,46 @@ def student_checkout(folder, name, text):
     return folder
 
 
-@pytest.mark.parametrize("name, text, points", [("genimg.py", CORRECT, part_points("kl_loss")),
-                                                ("genimg.ipynb", BROKEN_NOTEBOOK, 0)])
-def test_autograder_py_grades_a_checkout_into_an_accepted_result(bundle_dir, tmp_path, name, text, points):
+def graded_checkout(bundle_dir, tmp_path, name, text):
+    """(result.json, release-body.md) that autograder.py leaves in a checkout of `name` holding `text`."""
     checkout = student_checkout(tmp_path / "checkout", name, text)
     status, _ = run_like_the_runner(bundle_dir, checkout, tmp_path)
     assert status == 0
     result = json.loads((checkout / classroom50.RESULT).read_text())
     assert accepted(result)
+    return result, (checkout / classroom50.RELEASE_BODY).read_text()
+
+
+@pytest.mark.parametrize("name, text, points", [("genimg.py", CORRECT, part_points("kl_loss")),
+                                                ("genimg.py", SYNTAX_ERROR, 0), ("genimg.ipynb", BROKEN_NOTEBOOK, 0)])
+def test_autograder_py_grades_a_checkout_into_an_accepted_result(bundle_dir, tmp_path, name, text, points):
+    result, body = graded_checkout(bundle_dir, tmp_path, name, text)
     assert result["score"] == points * 4 and result["max-score"] == part_points("kl_loss") * 4
-    body = (checkout / classroom50.RELEASE_BODY).read_text()
-    assert f"### genimg: {int(points * 4)}/48" in body
-    if not points:
+    assert f"### genimg: {int(points * 4)}/48 ({format_points(points)}/12 points" in body
+    if name.endswith(".ipynb"):
         assert "not a readable notebook" in body
+
+
+def test_a_wrong_submission_gets_its_records_points(bundle_dir, tmp_path):
+    result, body = graded_checkout(bundle_dir, tmp_path, "genimg.py", BUGGY)
+    graded = grade(tmp_path / "checkout", parts=["kl_loss"], backend=BACKEND)  # the same checkout, here
+    assert result["tests"] == classroom50.tests(graded) and result["score"] == graded.score * 4 < 48
+    assert f"### genimg: {result['score']}/48 ({format_points(graded.score)}/12 points" in body
+
+
+@pytest.mark.slow
+def test_the_reference_scores_every_quantum(bundle_dir, tmp_path):
+    """The answer key, every part graded (a minute or two): 400/400, and the release says 100."""
+    checkout = tmp_path / "checkout"
+    for module in REFERENCE.glob("*.py"):
+        write(checkout, module.name, module.read_text())
+    status, _ = run_like_the_runner(bundle_dir, student_checkout(checkout, "README.md", "# ch17\n"), tmp_path,
+                                    parts="")
+    assert status == 0
+    result = json.loads((checkout / classroom50.RESULT).read_text())
+    assert accepted(result) and result["score"] == result["max-score"] == 400
+    assert all(t["passed"] for t in result["tests"]) and len(result["tests"]) == len(PARTS)
+    assert "(100/100 points" in (checkout / classroom50.RELEASE_BODY).read_text()
 
 
 def fake_grader(folder, script):

@@ -19,7 +19,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/_submissions.py
-from _submissions import BROKEN_NOTEBOOK, CORRECT, write  # noqa: E402
+from _submissions import BROKEN_NOTEBOOK, CORRECT, SYNTAX_ERROR, write  # noqa: E402
 from synthetic_records import record  # noqa: E402
 from autograder import cli, prairielearn  # noqa: E402
 from autograder.grade import GraderError  # noqa: E402
@@ -113,7 +113,8 @@ def job(folder, name, text):
     return folder
 
 
-@pytest.mark.parametrize("name, text, score", [("genimg.py", CORRECT, 1.0), ("genimg.ipynb", BROKEN_NOTEBOOK, 0.0)])
+@pytest.mark.parametrize("name, text, score", [("genimg.py", CORRECT, 1.0), ("genimg.py", SYNTAX_ERROR, 0.0),
+                                               ("genimg.ipynb", BROKEN_NOTEBOOK, 0.0)])
 def test_the_entrypoint_grades_a_job(tmp_path, name, text, score):
     folder = job(tmp_path / "grade", name, text)
     assert cli.main(["prairielearn", str(folder), "--parts", "kl_loss", "--backend", BACKEND]) == 0
