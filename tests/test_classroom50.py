@@ -14,6 +14,7 @@ clean environment holding only PATH, HOME and what the runner adds.
 """
 
 import dataclasses
+import importlib.util
 import json
 import os
 import pathlib
@@ -267,20 +268,34 @@ def test_the_reference_scores_every_quantum(bundle_dir, tmp_path):
     assert "(100/100 points" in (checkout / classroom50.RELEASE_BODY).read_text()
 
 
-def fake_grader(folder, script):
-    """A folder holding a `genimg-grade` that runs `script`, and this Python."""
-    bin_dir = folder / "bin"
+def fake_grader(bin_dir, script):
+    """A `genimg-grade` in `bin_dir` that runs `script`; returns a PATH that finds it first."""
     write(bin_dir, "genimg-grade", "#!/bin/sh\n" + script).chmod(0o755)
     return f"{bin_dir}{os.pathsep}/usr/bin:/bin"
 
 
+def test_the_grader_a_previous_run_installed_comes_first(bundle_dir, tmp_path):
+    """The venv autograder.py installs under ~/.cache (named by the bundle's hash) is used
+    before any genimg-grade on PATH: here one that reports a failed machine, so it shows."""
+    spec = importlib.util.spec_from_file_location("classroom50_autograder", bundle_dir / "autograder.py")
+    autograder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(autograder)
+    cached = tmp_path / ".cache" / "genimg-classroom50" / autograder.bundle_digest() / "bin"
+    fake_grader(cached, "exit 3\n")
+    checkout = student_checkout(tmp_path / "checkout", "genimg.py", CORRECT)
+    status, output = run_like_the_runner(bundle_dir, checkout, tmp_path)  # the real grader on PATH too
+    assert status == 0 and "status=error\n" in output
+
+
 def test_a_failed_grading_machine_sets_the_runners_error_status(bundle_dir, tmp_path):
     checkout = student_checkout(tmp_path / "checkout", "genimg.py", CORRECT)
-    status, output = run_like_the_runner(bundle_dir, checkout, tmp_path, path=fake_grader(tmp_path, "exit 3\n"))
+    grader = fake_grader(tmp_path / "bin", "exit 3\n")
+    status, output = run_like_the_runner(bundle_dir, checkout, tmp_path, path=grader)
     assert status == 0 and "status=error\n" in output
 
 
 def test_a_grader_that_cannot_run_is_an_infrastructure_error(bundle_dir, tmp_path):
     checkout = student_checkout(tmp_path / "checkout", "genimg.py", CORRECT)
-    status, output = run_like_the_runner(bundle_dir, checkout, tmp_path, path=fake_grader(tmp_path, "exit 2\n"))
+    grader = fake_grader(tmp_path / "bin", "exit 2\n")
+    status, output = run_like_the_runner(bundle_dir, checkout, tmp_path, path=grader)
     assert status == 2 and output == ""  # the runner then records "submitted, error"
