@@ -62,11 +62,9 @@ def tests(record):
             for part, result in record.parts.items()]
 
 
-def result(record, env, now=None):
-    """The `result.json` for `record`, its identity from the runner's environment `env`.
-
-    `datetime` is `now` (UTC; the runner stamps the graded commit's date over it).
-    """
+def result(record, env):
+    """The `result.json` for `record`, its identity from the runner's environment `env`;
+    `datetime` is now (the runner stamps the graded commit's date over it)."""
     graded = [] if record.status == "environment" else tests(record)
     return {
         "schema": SCHEMA,
@@ -78,7 +76,7 @@ def result(record, env, now=None):
         "commit": env.get("COMMIT_URL", ""),
         "release": env.get("RELEASE_URL", ""),
         "review": env.get("REVIEW_URL") or env.get("COMMIT_URL", ""),
-        "datetime": (now or datetime.datetime.now(datetime.timezone.utc)).strftime(DATETIME_FORMAT),
+        "datetime": datetime.datetime.now(datetime.timezone.utc).strftime(DATETIME_FORMAT),
         "score": sum(t["score"] for t in graded),
         "max-score": sum(t["max-score"] for t in graded),
         "tests": graded,
@@ -97,7 +95,7 @@ def release_body(record):
     whole points and genimg's, a row per part, and the public checks' report."""
     if record.status == "environment":
         lines = ["### genimg: not graded: the grading machine failed", "",
-                 f"{record.message}. This is not your grade: the course staff will grade this "
+                 f"{record.message.rstrip('.')}. This is not your grade: the course staff will grade this "
                  "submission again.", ""]
     else:
         lines = [f"### genimg: {quanta(record.score)}/{quanta(record.max_score)} "
