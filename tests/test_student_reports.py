@@ -9,6 +9,7 @@ import contextlib
 import io
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.grade import grade
@@ -152,3 +153,41 @@ def test_a_missing_piece_is_said_once_first_without_hints(tmp_path):
         assert block.count(said) == 1 and "hint:" not in block
         assert record.parts[part].points == 0
     assert "these statements failed" not in report  # the syntax error is said in its part, once
+
+
+# --- public checks: what they say about a wrong piece -------------------------------
+
+
+def public_result(mutant_id):
+    import keras
+
+    from genimg_kit.checks.battery import run_part
+    from genimg_kit.checks.subject import LocalSubject
+    from tests.mutants import MUTANTS
+
+    (mutant,) = [m for m in MUTANTS if m.id == mutant_id]
+    keras.utils.set_random_seed(0)
+    namespace = {"__name__": "submission"}
+    exec(compile(mutant.source(), "<submission>", "exec"), namespace)
+    return {c.id.split(".")[1]: c for c in run_part(mutant.part, LocalSubject(namespace)).checks}
+
+
+def test_a_counterexample_names_every_input_and_a_factor_is_measured():
+    checks = public_result("rates swapped")  # denoise divides by the noise rate
+    shown = checks["gradients"].counterexample
+    for name in ("images=", "noise=", "noisy_images=", "noise_rates=", "signal_rates="):
+        assert name in shown, shown
+    rates = eval(shown.split("noise_rates=")[1].split(", signal_rates=")[0], {"np": np})
+    assert np.asarray(rates).shape[1:] == (1, 1, 1)  # written as the NumPy call that makes it
+    ratio = float(checks["gradients"].message.split(": ")[-1].split(" times")[0])
+    noise = rates.ravel()[0]
+    signal = np.sqrt(1 - noise**2)  # the drawn rates lie on the unit circle
+    assert ratio == pytest.approx((signal / noise) ** 2, rel=1e-3)  # -s/n where -n/s was due
+
+
+def test_a_swapped_schedule_is_told_so_with_a_counterexample_that_matches_the_message():
+    checks = public_result("schedule outputs swapped")
+    endpoints = checks["endpoints"]
+    assert "called without bounds" in endpoints.message and endpoints.counterexample == "bounds=None"
+    assert "swapped" in endpoints.diagnosis
+    assert "noise_rates falls with t" in checks["rates_have_gradients"].message

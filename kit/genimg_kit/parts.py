@@ -30,7 +30,7 @@ PARTS = {
     "kl_loss": Part(("kl_loss",), 12, ("kl_loss",), hidden_weight=2),
     "diffusion_schedule": Part(("diffusion_schedule",), 12, ("diffusion_schedule",), hidden_weight=4),
     "denoise": Part(("denoise",), 12, ("denoise",), hidden_weight=1),
-    "generate": Part(("generate",), 16, ("generate",), hidden_weight=2),
+    "generate": Part(("generate",), 16, ("generate",)),
     "slerp": Part(("slerp",), 16, ("slerp",), hidden_weight=1),
     "vae_convergence": Part(("Sampler", "kl_loss"), 10, ("convergence", "vae"), module="convergence"),
     "diffusion_convergence": Part(("diffusion_schedule", "denoise", "generate"), 10,

@@ -19,8 +19,23 @@ def assert_close(actual, expected, what, rtol=1e-4, atol=1e-5):
         index = np.unravel_index(np.argmax(np.abs(actual - expected)), actual.shape)
         raise AssertionError(
             f"{what}: expected {expected[index]:.6g} at index {tuple(int(i) for i in index)}, "
-            f"got {actual[index]:.6g}"
+            f"got {actual[index]:.6g}{_factor(actual, expected, atol)}"
         )
+
+
+def _factor(actual, expected, atol):
+    """", k times the expected value everywhere" when `actual` is `expected` scaled by one
+    factor k (a missing 0.5, a sign, a rate in the wrong place): the route is right, a
+    constant is not. "" otherwise."""
+    scale = max(atol, 1e-9) * 10
+    counted = np.abs(expected) > scale
+    if not counted.any() or np.any(np.abs(actual[~counted]) > scale):
+        return ""
+    ratios = actual[counted] / expected[counted]
+    k = float(np.median(ratios))
+    if np.isclose(k, 1.0, rtol=1e-3) or not np.allclose(ratios, k, rtol=1e-3, atol=1e-6):
+        return ""
+    return f": {k:.4g} times the expected value" + (" everywhere" if counted.sum() > 1 else "")
 
 
 def assert_flows(out, key, what):

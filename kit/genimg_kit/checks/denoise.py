@@ -1,5 +1,7 @@
 """Public checks of `denoise`: split noisy images into images and noise."""
 
+import collections
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -8,6 +10,10 @@ from genimg_kit.checks.core import check
 from genimg_kit.checks.diagnosis import Misconception, first_match
 from genimg_kit.checks.strategies import float_arrays, floats, gaussian_array
 from genimg_kit.probes import denoise as probes
+
+
+# Named, so that a counterexample names every input.
+Process = collections.namedtuple("Process", "images noise noisy_images noise_rates signal_rates")
 
 
 @st.composite
@@ -20,7 +26,7 @@ def forward_process(draw):
     noise_rates = np.sin(angles).reshape(batch, 1, 1, 1).astype(np.float32)
     signal_rates = np.cos(angles).reshape(batch, 1, 1, 1).astype(np.float32)
     noisy = (signal_rates * images + noise_rates * noise).astype(np.float32)
-    return images, noise, noisy, noise_rates, signal_rates
+    return Process(images, noise, noisy, noise_rates, signal_rates)
 
 
 def run(subject, noisy, noise_rates, signal_rates, noise_mask):
@@ -55,8 +61,9 @@ def inverts_forward_process(subject, process):
 @check("denoise", "gradients: d sum(pred_noise_masks) / d prediction = 1, d sum(pred_images) / d "
        "prediction = -noise_rates / signal_rates, d sum(pred_images) / d noisy_images = 1 / signal_rates",
        weight=2.0,
-       hint="the U-Net learns through these gradients: return its prediction attached (no "
-            "ops.stop_gradient, no numpy) and compute pred_images from it with keras.ops",
+       hint="the U-Net learns through these gradients: none at all means they were cut (return the "
+            "prediction attached, no ops.stop_gradient, no numpy); a factor off means the formula is "
+            "(which rate divides, which multiplies)",
        given=forward_process())
 def gradients(subject, process):
     _, noise, noisy, noise_rates, signal_rates = process

@@ -45,11 +45,14 @@ def unit_circle(subject, times, bounds):
        weight=2.0,
        hint="the angle runs from arccos(max_signal_rate) at t = 0 to arccos(min_signal_rate) at t = 1; "
             "use the arguments, not fixed numbers",
-       given=bounds)
+       given=st.one_of(st.none(), bounds))
 def endpoints(subject, bounds):
-    # The default bounds first (deterministic: every example gives it the same verdict).
-    _, signal_rates = rates(subject, [0.0, 1.0])
-    assert_close(signal_rates, [0.95, 0.02], "signal rates at t = 0 and 1 with the default bounds")
+    # bounds=None: called without them (the counterexample then says so, as the message does).
+    if bounds is None:
+        _, signal_rates = rates(subject, [0.0, 1.0])
+        assert_close(signal_rates, [0.95, 0.02], "signal rates at t = 0 and 1, called without bounds "
+                     "(the defaults: max_signal_rate=0.95, min_signal_rate=0.02)")
+        return
     _, signal_rates = rates(subject, [0.0, 1.0], bounds)
     assert_close(signal_rates, [bounds[1], bounds[0]],
                  f"signal rates at t = 0 and 1 with min_signal_rate={bounds[0]:.4g}, "
@@ -61,8 +64,14 @@ def endpoints(subject, bounds):
 def monotone(subject):
     times = np.linspace(0.0, 1.0, 21, dtype=np.float32)
     noise_rates, signal_rates = rates(subject, times)
-    assert np.all(np.diff(signal_rates) < 0), f"signal rates should decrease with t, got {signal_rates}"
-    assert np.all(np.diff(noise_rates) > 0), f"noise rates should increase with t, got {noise_rates}"
+    for name, r, falls in (("signal rates", signal_rates, True), ("noise rates", noise_rates, False)):
+        steps = -np.diff(r) if falls else np.diff(r)
+        if not np.all(steps > 0):
+            k = int(np.argmax(steps <= 0))
+            raise AssertionError(
+                f"{name} should {'decrease' if falls else 'increase'} with t (t = 0, 0.05, ..., 1), but "
+                f"go from {r[k]:.4g} at t = {times[k]:.2f} to {r[k + 1]:.4g} at t = {times[k + 1]:.2f} "
+                f"({r[0]:.4g} at t = 0, {r[-1]:.4g} at t = 1)")
 
 
 @check("diffusion_schedule", "a cosine schedule: equally spaced times give equally spaced angles "
@@ -98,7 +107,8 @@ def rate_gradients(subject, times, bounds):
 @check("diffusion_schedule", "the rates are differentiable in t: noise rises and signal falls, "
        "with non-zero finite derivatives", weight=2.0,
        hint="compute with keras.ops on the times: ops.stop_gradient or numpy (np.cos, float(...)) "
-            "cut the gradient",
+            "cut the gradient, which then is zero or missing; a derivative of the wrong sign means "
+            "a rate runs the wrong way in t",
        given=times_and_bounds)
 def rates_have_gradients(subject, times, bounds):
     d_noise, d_signal = rate_gradients(subject, times, bounds)
@@ -109,7 +119,8 @@ def rates_have_gradients(subject, times, bounds):
             raise AssertionError(
                 f"d {name} / dt at t={times[i]:.4g} (min_signal_rate={bounds[0]:.4g}, "
                 f"max_signal_rate={bounds[1]:.4g}): expected a finite {'positive' if sign > 0 else 'negative'} "
-                f"value, got {d[i]:.6g}"
+                f"value, got {d[i]:.6g}" + (f" ({name} {'falls' if sign > 0 else 'rises'} with t)"
+                                             if np.isfinite(d[i]) and sign * d[i] < 0 else "")
             )
 
 

@@ -125,7 +125,21 @@ def remix_with_next_rates(subject, num_images, diffusion_steps, image_size):
                      f"predictions with the rates of t = {next_times[k]:.4g})", rtol=1e-3, atol=1e-3)
 
 
-CHECKS = (output_shape_and_range, steps_and_rates, starts_from_noise, remix_with_next_rates)
+@check("generate", "returns the last prediction, denormalised and clipped", weight=2.0,
+       hint="images = normalizer.mean + pred_images * sqrt(normalizer.variance), clipped to [0, 255], "
+            "with pred_images from the last denoising step",
+       given=RUNS)
+def denormalised_output(subject, num_images, diffusion_steps, image_size):
+    out = run(subject, num_images, diffusion_steps, image_size)
+    assert int(out["network_calls"]) >= 1, "generate never ran the denoising network"
+    pred_images, _ = predictions(out, -1)
+    want = np.clip(MEAN + pred_images * np.sqrt(VARIANCE), 0.0, 255.0)
+    assert_close(out["images"], want, "output images (the last network call's pred_images, "
+                 "denormalised with the mean and the square root of the variance, then clipped)",
+                 rtol=1e-3, atol=1e-2)
+
+
+CHECKS = (output_shape_and_range, steps_and_rates, starts_from_noise, remix_with_next_rates, denormalised_output)
 
 
 # --- naming the mistake (genimg_kit.checks.diagnosis) ---------------------------------------

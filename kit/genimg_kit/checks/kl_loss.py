@@ -74,8 +74,9 @@ def monte_carlo(subject):
 
 @check("kl_loss", "gradients: d sum(KL) / d z_mean = z_mean, d sum(KL) / d z_log_var = 0.5 * (exp(z_log_var) - 1)",
        weight=2.0,
-       hint="the KL term trains the encoder through these gradients: no ops.stop_gradient and no "
-            "numpy on z_mean or z_log_var",
+       hint="the KL term trains the encoder through these gradients: none at all means they were cut "
+            "(ops.stop_gradient, numpy on z_mean or z_log_var); a factor off means a constant of the "
+            "formula is (the 0.5, the exp)",
        given=mean_and_log_var())
 def gradients(subject, inputs):
     z_mean, z_log_var = inputs

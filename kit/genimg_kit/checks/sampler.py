@@ -90,8 +90,9 @@ def compiled_draws(subject):
 
 @check("sampler", "gradients flow to both heads: d sum(z) / d z_mean = 1, "
        "d sum(z) / d z_log_var = 0.5 * (z - z_mean)", weight=2.0,
-       hint="the reparameterisation trick exists for these gradients: no ops.stop_gradient and no "
-            "numpy on z_mean or z_log_var; only eps is a constant",
+       hint="the reparameterisation trick exists for these gradients: none at all means they were cut "
+            "(ops.stop_gradient, numpy on z_mean or z_log_var; only eps is a constant); a factor off "
+            "means the std is (exp(0.5 * z_log_var))",
        given=mean_and_log_var())
 def gradients(subject, inputs):
     z_mean, z_log_var = inputs

@@ -12,10 +12,17 @@ from genimg_kit.text import one_line
 
 
 def format_value(value):
-    """A drawn input as a student would write it: numbers rounded, arrays as nested lists."""
+    """A drawn input as a student would write it: numbers rounded, arrays as nested lists,
+    or as the NumPy call that makes them (`np.full` for one value repeated, a reshape for
+    rates shaped (batch, 1, 1, 1))."""
     if isinstance(value, np.ndarray):
+        rounded = np.round(value.astype(np.float64), 4)
+        if value.size > 1 and np.all(rounded == rounded.flat[0]):
+            return f"np.full({value.shape}, {float(rounded.flat[0])!r})"
+        if value.ndim > 2 and value.size <= 24 and sum(d > 1 for d in value.shape) <= 1:
+            return f"np.array({rounded.ravel().tolist()}).reshape{value.shape}"
         if value.size <= 24:
-            return str(np.round(value.astype(np.float64), 4).tolist())
+            return str(rounded.tolist())
         head = ", ".join(format_value(v) for v in value.ravel()[:6])
         return f"array of shape {value.shape} starting [{head}, ...]"
     if isinstance(value, (tuple, list)):
