@@ -1,7 +1,9 @@
 """Text-to-image: the kit's Stable Diffusion 3 helpers and the reference.
 
 Runs offline on a tiny, randomly initialised Stable Diffusion 3 built from the
-real KerasHub classes (64 x 64 images, (8, 8, 16) latents), once per module.
+real KerasHub classes (64 x 64 images, (8, 8, 16) latents), once per module:
+its exact numbers do not depend on training (the trained model, which
+`load_sd3` falls back to, is `tests/test_trained_sd3.py`'s).
 Passes with KERAS_BACKEND=jax and =tensorflow.
 """
 
@@ -107,10 +109,11 @@ def test_tiny_vocabulary_is_valid_and_merges_whole_words(task):
 
 @pytest.fixture
 def fake_tiny_model(monkeypatch):
-    """`build_tiny_sd3` replaced by a cheap stand-in: the tests below check
-    that `load_sd3` falls back to it, not that it builds (tested above)."""
+    """`trained_tiny_sd3` replaced by a cheap stand-in: the tests below check
+    that `load_sd3` falls back to it, not what it draws
+    (`tests/test_trained_sd3.py`)."""
     stand_in = object()
-    monkeypatch.setattr(sd3, "build_tiny_sd3", lambda seed=0: stand_in)
+    monkeypatch.setattr(sd3, "trained_tiny_sd3", lambda: stand_in)
     return stand_in
 
 
