@@ -83,7 +83,7 @@ CAPTION_TEMPLATES = (
     "a flower with {a_centre} centre",
 )
 PROMPT_DROPOUT = 0.15  # Share of training images shown with the empty prompt.
-LATENT_NOISE_SIZE = 4  # `data._draw`'s background: a 4 x 4 grid of noise.
+BACKGROUND_GRID = 4  # `data._draw` blurs a 4 x 4 grid of noise into the background.
 
 
 def captioned_flowers(num_images, seed=0):
@@ -118,10 +118,10 @@ def captioned_flowers(num_images, seed=0):
         "centre_rgb": data._centre_colour((centre + 0.5) / 3, u[:, 7]),
         "background_rgb": data._background_colour(u[:, 7], u[:, 8], u[:, 9]),
         "noise": rng.random(
-            (num_images, LATENT_NOISE_SIZE, LATENT_NOISE_SIZE), dtype="float32"
+            (num_images, BACKGROUND_GRID, BACKGROUND_GRID), dtype="float32"
         ),
     }
-    images = data._draw(parameters, TINY_IMAGE_SHAPE[0], LATENT_NOISE_SIZE)
+    images = data._draw(parameters, TINY_IMAGE_SHAPE[0], BACKGROUND_GRID)
     templates = rng.integers(len(CAPTION_TEMPLATES), size=num_images)
     captions = [
         CAPTION_TEMPLATES[t].format(
