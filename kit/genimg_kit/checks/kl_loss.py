@@ -53,16 +53,19 @@ def monte_carlo(subject):
     rng = np.random.default_rng(0)
     z_mean = rng.uniform(-2, 2, size=(4, 3)).astype(np.float32)
     z_log_var = rng.uniform(-2, 1.5, size=(4, 3)).astype(np.float32)
-    # KL(q || p) = E_q[log q(z) - log p(z)], estimated per dimension from draws of q.
-    n = 200_000
+    # KL(q || p) = E_q[log q(z) - log p(z)], estimated per dimension from draws of q,
+    # in chunks (the 200,000 draws at once would hold ~100 MB of the grader's memory).
+    n, chunks = 200_000, 10
     sigma = np.exp(0.5 * z_log_var.astype(np.float64))
-    eps = rng.normal(size=(n, 1, 1))
-    z = z_mean + sigma * eps
-    log_q = -0.5 * eps**2 - np.log(sigma)
-    log_p = -0.5 * z**2
-    samples = (log_q - log_p).sum(axis=-1)  # (n, batch): summed over latent dims
-    estimate = samples.mean(axis=0)
-    tolerance = 5 * samples.std(axis=0) / np.sqrt(n) + 1e-3
+    total, squares = np.zeros(4), np.zeros(4)
+    for _ in range(chunks):
+        eps = rng.normal(size=(n // chunks, 1, 1))
+        z = z_mean + sigma * eps
+        samples = ((-0.5 * eps**2 - np.log(sigma)) - (-0.5 * z**2)).sum(axis=-1)  # summed over latent dims
+        total += samples.sum(axis=0)
+        squares += (samples**2).sum(axis=0)
+    estimate = total / n
+    tolerance = 5 * np.sqrt(squares / n - estimate**2) / np.sqrt(n) + 1e-3
     out = kl(subject, z_mean, z_log_var)
     assert out.shape == (4,), f"expected shape (4,), got {out.shape}"
     worst = int(np.argmax(np.abs(out - estimate) / tolerance))

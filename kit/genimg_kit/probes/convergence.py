@@ -21,6 +21,7 @@ def train_vae(namespace, digits, epochs, batch_size, learning_rate):
     vae = VAE(build_encoder(2), build_decoder(2), probes.graded(namespace, "Sampler")(),
               probes.graded(namespace, "kl_loss"))
     vae.compile(optimizer=keras.optimizers.Adam(float(learning_rate)))
+    probes.release_memory()  # what building compiled (JAX: each initializer), never needed again
     history = vae.fit(digits, epochs=int(epochs), batch_size=int(batch_size), shuffle=False, verbose=0)
     z_mean, _ = vae.encoder.predict(digits[:512], verbose=0)
     return {
@@ -67,6 +68,7 @@ def train_diffusion(namespace, images, widths, block_depth, epochs, batch_size, 
                            probes.graded(namespace, "generate"), seed=0)
     model.normalizer.adapt(images)
     model.compile(optimizer=keras.optimizers.Adam(float(learning_rate)))
+    probes.release_memory()  # what building compiled (JAX: each initializer), never needed again
     before = probes.to_numpy(model.generate(int(num_images), int(diffusion_steps)), "generate output")
     history = model.fit(images, epochs=int(epochs), batch_size=int(batch_size), shuffle=False, verbose=0)
     after = probes.to_numpy(model.generate(int(num_images), int(diffusion_steps)), "generate output")
