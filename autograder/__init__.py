@@ -4,3 +4,9 @@ the result for people (text), Gradescope and GitHub Classroom.
 
 The student's code never runs in this process.
 """
+
+import pathlib
+
+# The answer key, genimg_ref/: the embedded default a bare `genimg-grade` grades,
+# and what a part that ran out of time is timed against on the same machine.
+REFERENCE = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"

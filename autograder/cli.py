@@ -24,13 +24,13 @@ grading machine failed (its container ran out of memory: record status
 import argparse
 import importlib
 import os
-import pathlib
 import sys
 
+from autograder import REFERENCE
 from autograder.apps.options import DEFAULTS as DEFAULT_LIMITS
 from autograder.apps.options import add_grading_options, grading_limits, unknown_parts
 
-DEFAULT_SUBMISSION = pathlib.Path(__file__).resolve().parent.parent / "genimg_ref"
+DEFAULT_SUBMISSION = REFERENCE
 
 # A first argument naming a subcommand runs its module's main; anything else is
 # a submission path (grade a folder literally named "batch" as ./batch).

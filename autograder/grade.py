@@ -11,6 +11,7 @@ import os
 import pathlib
 import time
 
+from autograder import REFERENCE
 from autograder.hidden import HIDDEN
 from autograder.isolation import container as containers
 from autograder.isolation.sandbox import RemoteSubject, Sandbox, SandboxStartError
@@ -96,6 +97,10 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     return run.record(name, parts, time.monotonic() - started)
 
 
+# A part that ran out of time where the reference solution needs more is graded again with
+# this many times the reference's time: a submission slower than that is the slow one.
+RETRY_FACTOR = 2
+
 # What a part not graded yet says, in a record written while grading goes on.
 NOT_REACHED = "not graded: the grader was stopped before it reached this part"
 # What a part says when the parts before it used up the whole grade's deadline.
@@ -112,6 +117,7 @@ class _Run:
         self.notes, self.results, self.profile = list(submission.skipped), {}, ""
         self.sandbox, self.defined, self.load_error, self.environment = None, [], None, ""
         self.walls = {}  # graded name -> the part whose limit it ran into (a convergence part would again)
+        self.reference_took = {}  # part -> seconds the reference took to grade it here (None: unfinished)
         self.isolation = {}  # what the first sandbox's kernel enforced
         self.timings = {"sandbox start": 0.0, "load": 0.0}
 
@@ -159,25 +165,72 @@ class _Run:
             return failed_part(part, "not run: " + "; ".join(
                 f"`{n}` did not answer within its own part's limit ({self.walls[n]}), and training "
                 "with it would wait as long again" for n in hung), HIDDEN)
+        seconds = self.limits.share_of(part, remaining_parts, self.profile, self.left())
+        if seconds < min(1.0, self.limits.seconds_for(part, self.profile)):  # the deadline's doing, not the limit's
+            return failed_part(part, DEADLINE_USED, HIDDEN)
+        result, timed_out = self._attempt(part, seconds)
+        if not timed_out:
+            return result
+        # Was it the submission's slowness, or this machine's? The reference, timed on this machine.
+        needed = self._reference_seconds(part, cap=self.left() / 2)
+        retry = min(RETRY_FACTOR * needed, self.left() - self.limits.start_seconds) if needed else 0.0
+        if needed is not None and needed > seconds and retry > seconds:
+            result, timed_out = self._attempt(part, retry)
+            if not timed_out:
+                self.notes.append(Note("slow_machine", f"{part}: graded again with {retry:.1f} s: its planned "
+                                                       f"{seconds:.1f} s were less than the reference solution "
+                                                       f"itself takes on this machine ({needed:.1f} s)"))
+                return result
+        if needed is not None and (needed <= seconds or timed_out and retry >= RETRY_FACTOR * needed):
+            if len(PARTS[part].names) == 1:  # the submission's own slowness: a convergence part would wait again
+                self.walls[PARTS[part].names[0]] = part
+            return result
+        took = f"takes {needed:.1f} s" if needed else "did not finish it in the time left"
+        self.environment = self.environment or (
+            f"the grading machine is too slow: {part} had {seconds:.1f} s and the reference solution {took} "
+            "on this machine, more than the deadline left for it. This is not the submission's fault and not "
+            "a grade: course staff, give the grader more time or CPU (Gradescope: Autograder Settings) and "
+            "regrade")
+        return failed_part(part, f"not graded: {self.environment}", HIDDEN)
+
+    def _attempt(self, part, seconds):
+        """`part`'s battery in the sandbox, given `seconds`: (result, whether the part ran out of them)."""
         self.ensure_sandbox()  # a new one, if the last part's killed it
         if self.load_error is not None:
-            return failed_part(part, self.load_error, HIDDEN)
-        seconds = self.limits.share_of(part, remaining_parts, self.profile, self.left())
-        if seconds < 1:
-            return failed_part(part, DEADLINE_USED, HIDDEN)
+            return failed_part(part, self.load_error, HIDDEN), False
         subject = RemoteSubject(self.sandbox, time.monotonic() + seconds, profile=self.profile)
         result = run_part(part, subject, HIDDEN)
         if self.sandbox.tampered:  # its answers are void: none of them may count
             result = failed_part(part, f"tampering detected: {self.sandbox.tampered}", HIDDEN)
             self.notes.append(Note("tampered", f"{part}: {self.sandbox.tampered}; the part scores 0"))
-        if self.sandbox.timed_out and len(PARTS[part].names) == 1:
-            self.walls[PARTS[part].names[0]] = part
+        timed_out = self.sandbox.timed_out
         if self.sandbox.container_failure:
             self.environment = self.sandbox.death
         if not self.sandbox.death:
             self.sandbox.sweep()
             _release(self.sandbox, self.limits)
-        return result
+        return result, timed_out
+
+    def _reference_seconds(self, part, cap):
+        """How long the reference solution takes to grade `part` on this machine, in a sandbox of
+        its own (None when it does not finish within `cap` seconds, or cannot be run)."""
+        if part not in self.reference_took:
+            took = None
+            try:
+                reference = Sandbox(self.backend, self.limits, self.container)
+            except SandboxStartError:
+                return None
+            try:
+                reference.load(read_submission(REFERENCE, self.limits).units, self.limits.load_seconds)
+                started = time.monotonic()
+                run_part(part, RemoteSubject(reference, started + max(cap, 0.1), profile=self.profile), HIDDEN)
+                took = None if reference.death else time.monotonic() - started
+            except SubmissionDied:
+                pass
+            finally:
+                _close(reference, [])
+            self.reference_took[part] = took
+        return self.reference_took[part]
 
     def _missing(self, names):
         """What a part whose names are missing says: what the source shows of them. The

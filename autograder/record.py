@@ -31,8 +31,10 @@ STATUSES = ("ok", "error", "timeout", "missing", "environment")
 # What a note is about: a top-level statement the grader did not run; a
 # statement that raised while loading (or a cell that did not parse); what the
 # submission printed; tampering with the probes or the answer pipe, detected
-# in the sandbox (the part it happened in scores 0).
-NOTE_KINDS = ("skipped", "load_error", "printed", "tampered")
+# in the sandbox (the part it happened in scores 0); a part graded again with
+# more time because the reference solution itself needs more than its planned
+# share on this machine (grade._reference_seconds).
+NOTE_KINDS = ("skipped", "load_error", "printed", "tampered", "slow_machine")
 # What a "printed" note keeps of what the submission printed: its end.
 PRINTED_CHARS = 2000
 

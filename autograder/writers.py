@@ -45,6 +45,10 @@ def text_report(record, show_passed=True, total=True):
     if tampered:
         lines += ["tampering with the probes or the answer pipe was detected (such a part scores 0):"]
         lines += quoted("\n".join(tampered))
+    slow = [n.text for n in record.notes if n.kind == "slow_machine"]
+    if slow:
+        lines += ["this machine is slower than the grader's limits expect (not the submission's doing):"]
+        lines += quoted("\n".join(slow))
     lines.append("")
     for part in record.parts.values():
         lines += [format_part(part, show_passed)] + _shared_losses(record, part) + [""]
