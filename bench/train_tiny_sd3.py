@@ -313,7 +313,7 @@ def main():
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--vae-steps", type=int, default=1500)
     parser.add_argument("--vae-batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
 
