@@ -24,7 +24,7 @@ check cells). From it:
   the filled-in source), for an instructor's own course.
 - **solutions**: the source notebook executed top to bottom with nbclient,
   offline (`GENIMG_OFFLINE=1`: the offline MNIST digits, procedural flowers
-  and the tiny, randomly initialised Stable Diffusion 3), at a budget
+  and the tiny Stable Diffusion 3 trained on drawn flowers), at a budget
   (`--budget`, default `cpu`: the latent grid shows digits and the flowers
   look like flowers; about 20 minutes on two cores), in a temporary folder,
   on the backend in `KERAS_BACKEND` (tensorflow when unset), recording each
@@ -341,8 +341,8 @@ def build_solutions(backend=None, budget="cpu"):
         "**Answer key (instructors only).** The source notebook with its solutions, executed top to "
         f"bottom by `assignments/build.py` on the {backend} backend, offline, at the `{budget}` budget "
         f"({BUDGETS[budget].shows}), in {seconds / 60:.0f} minutes: the offline MNIST digits, procedural "
-        "flowers, and the tiny, randomly initialised Stable Diffusion 3 (its images are noise, not "
-        "pictures). Every check cell shows full points. `docs/GALLERY.md` shows these figures and "
+        "flowers, and the tiny Stable Diffusion 3 trained on captioned drawn flowers (it draws the "
+        "flowers its prompts name). Every check cell shows full points. `docs/GALLERY.md` shows these figures and "
         "those of the other budgets."
     )
     nb.cells.insert(0, note)
