@@ -17,7 +17,8 @@ from autograder.isolation import container as containers
 from autograder.isolation.sandbox import RemoteSubject, Sandbox, SandboxStartError
 from autograder.limits import Limits
 from autograder.record import PRINTED_CHARS, GradeRecord, Note
-from autograder.submission import UnreadableSubmission, explain_missing, read_submission
+from autograder.submission import explain_missing, read_submission
+from autograder.submission_files import UnreadableSubmission
 from genimg_kit.checks.battery import failed_part, run_part
 from genimg_kit.checks.subject import SubmissionDied
 from genimg_kit.parts import PARTS, MissingName, missing_names

@@ -21,7 +21,8 @@ import pytest
 from autograder.batch.dask_client import pack
 from autograder.grade import grade
 from autograder.limits import Limits
-from autograder.submission import UnreadableSubmission, read_submission, units_from_source
+from autograder.submission import read_submission, units_from_source
+from autograder.submission_files import UnreadableSubmission
 from tests._submissions import CORRECT, write
 
 pytestmark = pytest.mark.one_backend

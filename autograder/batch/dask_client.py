@@ -15,14 +15,14 @@ import uuid
 
 from autograder.batch.dask_worker import grade_remote
 from autograder.batch.outcome import DIED, FAILED, UNREADABLE, BatchError, Outcome, WorkerSetupError, unrecorded
-from autograder.submission import UnreadableSubmission
+from autograder.submission_files import UnreadableSubmission
 from genimg_kit.text import shown
 
 
 def pack(path):
     """(is a folder, {relative name: bytes}): the files of a submission that the grader reads
     (the reader's own rule: no links, regular files only, within its bounds)."""
-    from autograder.submission import submission_files
+    from autograder.submission_files import submission_files
 
     files, _ = submission_files(path)
     return pathlib.Path(path).is_dir(), dict(files)

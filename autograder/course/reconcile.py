@@ -64,7 +64,7 @@ from autograder.batch import pool
 from autograder.course.results import Row, write_csv
 from autograder.grade import default_backend, failed_record, unreadable_record
 from autograder.limits import Limits
-from autograder.submission import UnreadableSubmission, submission_files
+from autograder.submission_files import UnreadableSubmission, submission_files
 from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, format_points, part_points
 

@@ -49,7 +49,8 @@ import itertools
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
-from autograder.submission import UnreadableSubmission, read_submission
+from autograder.submission import read_submission
+from autograder.submission_files import UnreadableSubmission
 from genimg_kit.parts import GRADED_NAMES
 
 NOISE = 25  # copydetect's default noise threshold: the k of its k-grams, in characters of normalised code
