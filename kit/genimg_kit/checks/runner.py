@@ -33,10 +33,10 @@ def _shares(part, checks):
     return [next(shares[c.hidden]) for c in checks]
 
 
-def _result(c, share, message=None):
+def _result(c, share, message=""):
     """A check's result before it runs; one given a `message` failed for a reason that is not
     about what the check tests (a missing name, a dead submission), so it carries no hint."""
-    if message is None:
+    if not message:
         return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, hint=c.hint)
     return CheckResult(c.id, c.part, c.description, 0.0, share, False, c.hidden, message=message)
 
