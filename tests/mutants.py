@@ -577,3 +577,13 @@ def slerp(t, v1, v2):
     return (math.sin((1 - t) * theta) * v1 + math.sin(t * theta) * v2) / math.sin(theta)
 '''),
 ]
+
+
+def namespace_of(source):
+    """A submission's namespace: `source` run in this process, Keras seeded first (as a self-check runs it)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    namespace = {"__name__": "submission"}
+    exec(compile(source, "<submission>", "exec"), namespace)
+    return namespace

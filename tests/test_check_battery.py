@@ -1,21 +1,14 @@
 """The check battery against the reference, the mutant catalogue and the
 correct variants, in this process (the sandbox is tested in test_grader)."""
 
-import keras
 import pytest
 
 from autograder.hidden import HIDDEN
 from genimg_kit.checks.battery import run_part
 from genimg_kit.checks.subject import LocalSubject
 from genimg_kit.parts import PARTS, part_points
-from tests.mutants import CORRECT_VARIANTS, DIAGNOSED, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, reference_source
-
-
-def namespace_of(source):
-    keras.utils.set_random_seed(0)
-    namespace = {"__name__": "submission"}
-    exec(compile(source, "<submission>", "exec"), namespace)
-    return namespace
+from tests.mutants import (CORRECT_VARIANTS, DIAGNOSED, GRADIENT_MUTANTS, MODULE_OF_PART, MUTANTS, namespace_of,
+                          reference_source)
 
 
 @pytest.mark.parametrize("part", list(PARTS))

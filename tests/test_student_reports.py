@@ -159,17 +159,12 @@ def test_a_missing_piece_is_said_once_first_without_hints(tmp_path):
 
 
 def public_result(mutant_id):
-    import keras
-
     from genimg_kit.checks.battery import run_part
     from genimg_kit.checks.subject import LocalSubject
-    from tests.mutants import MUTANTS
+    from tests.mutants import MUTANTS, namespace_of
 
     (mutant,) = [m for m in MUTANTS if m.id == mutant_id]
-    keras.utils.set_random_seed(0)
-    namespace = {"__name__": "submission"}
-    exec(compile(mutant.source(), "<submission>", "exec"), namespace)
-    return {c.id.split(".")[1]: c for c in run_part(mutant.part, LocalSubject(namespace)).checks}
+    return {c.id.split(".")[1]: c for c in run_part(mutant.part, LocalSubject(namespace_of(mutant.source()))).checks}
 
 
 def test_a_counterexample_names_every_input_and_a_factor_is_measured():
