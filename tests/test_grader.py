@@ -73,6 +73,25 @@ def test_same_submission_graded_twice_gives_identical_json(tmp_path):
     assert first == second
 
 
+@pytest.mark.parametrize("course_flags, seen", [
+    (None, "--xla_backend_optimization_level=2"),
+    ("--xla_backend_optimization_level=3", "--xla_backend_optimization_level=2 --xla_backend_optimization_level=3"),
+])
+def test_graded_code_is_compiled_at_o2_unless_the_course_says_otherwise(tmp_path, monkeypatch, course_flags, seen):
+    # XLA reads its flags left to right, the last one wins: a course's own XLA_FLAGS come last.
+    if course_flags is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", course_flags)
+    telling = CORRECT_SLERP.replace("def slerp(t, v1, v2):\n", "def slerp(t, v1, v2):\n"
+                                    "    print('XLA_FLAGS=' + __import__('os').environ.get('XLA_FLAGS', ''))\n", 1)
+    assert telling != CORRECT_SLERP
+    result = grade(write_py(tmp_path, telling), parts=["slerp"])
+    assert result.parts["slerp"].points == pytest.approx(part_points("slerp"))
+    printed = next(n.text for n in result.notes if n.kind == "printed")
+    assert f"XLA_FLAGS={seen}\n" in printed
+
+
 def notebook(*cells):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# My VAE")] + [nbformat.v4.new_code_cell(c) for c in cells]

@@ -125,6 +125,10 @@ class Sandbox:
                    MPLBACKEND="Agg", GENIMG_OFFLINE="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                    MALLOC_ARENA_MAX="2", HOME=self.scratch, TMPDIR=self.scratch, XDG_CACHE_HOME=self.scratch,
                    KERAS_HOME=os.path.join(self.scratch, ".keras"), MPLCONFIGDIR=self.scratch)
+        # XLA compiles at LLVM -O2, not its default -O3: a grade runs most of its programs a few
+        # times, and at -O2 they compile in about half the time (the JAX U-Net's build: 2.7 -> 1.2 s)
+        # while the training steps run as fast. A course's own XLA_FLAGS come after, and win.
+        env["XLA_FLAGS"] = " ".join(filter(None, ("--xla_backend_optimization_level=2", env.get("XLA_FLAGS"))))
         # -u: what the submission prints leaves the child as it prints it (-I ignores
         # PYTHONUNBUFFERED), so nothing it printed is lost in a buffer when the child is killed.
         self.process = subprocess.Popen(
