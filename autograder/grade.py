@@ -88,9 +88,11 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     run.timings["read"] = time.monotonic() - started
     try:
         for i, part in enumerate(parts):
-            stage = time.perf_counter()
+            stage, starting = time.perf_counter(), run.timings["sandbox start"] + run.timings["load"]
             run.results[part] = run.grade_part(part, parts[i:])
-            run.timings[part] = time.perf_counter() - stage
+            # A part's own time: a sandbox (re)started on its way is the sandbox's.
+            run.timings[part] = time.perf_counter() - stage - (run.timings["sandbox start"] + run.timings["load"]
+                                                               - starting)
             if on_part is not None:
                 on_part(run.record(name, parts, time.monotonic() - started))
     finally:

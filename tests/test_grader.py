@@ -29,6 +29,14 @@ def test_the_sandbox_holds_every_guarantee_on_this_backend(reference_result):
     assert reference_result.isolation["level"] == "full", reference_result.isolation
 
 
+def test_the_stages_timed_add_up_to_no_more_than_the_grade(reference_result):
+    # Each second is one stage's: the first part's time leaves out the sandbox it started.
+    timings = reference_result.timings
+    assert set(PARTS) | {"sandbox start", "load", "read"} == set(timings)
+    assert timings["sandbox start"] > 0
+    assert sum(timings.values()) <= reference_result.seconds, timings
+
+
 def test_gradescope_json_follows_the_contract(reference_result):
     data = writers.gradescope(reference_result)
     assert data["max_score"] == pytest.approx(100.0)
