@@ -88,11 +88,10 @@ def grade(path, parts=None, backend=None, limits=None, deadline=None, on_part=No
     run.timings["read"] = time.monotonic() - started
     try:
         for i, part in enumerate(parts):
-            stage, starting = time.perf_counter(), run.timings["sandbox start"] + run.timings["load"]
+            stage, starting = time.perf_counter(), run.starting_seconds()
             run.results[part] = run.grade_part(part, parts[i:])
             # A part's own time: a sandbox (re)started on its way is the sandbox's.
-            run.timings[part] = time.perf_counter() - stage - (run.timings["sandbox start"] + run.timings["load"]
-                                                               - starting)
+            run.timings[part] = time.perf_counter() - stage - (run.starting_seconds() - starting)
             if on_part is not None:
                 on_part(run.record(name, parts, time.monotonic() - started))
     finally:
@@ -126,6 +125,10 @@ class _Run:
 
     def left(self):
         return self.end - time.monotonic()
+
+    def starting_seconds(self):
+        """The seconds spent so far starting sandboxes and loading the submission into them."""
+        return self.timings["sandbox start"] + self.timings["load"]
 
     def ensure_sandbox(self):
         """A live sandbox with the submission loaded (a part that killed the last one gets a new one)."""

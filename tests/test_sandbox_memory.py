@@ -7,7 +7,7 @@ import signal
 import psutil
 import pytest
 
-from autograder.isolation import sandbox
+from autograder.isolation import memory
 
 MB = 2**20
 
@@ -29,16 +29,16 @@ def forked_copy():
 
 def test_a_forked_copy_of_its_pages_is_counted_once(forked_copy):
     tree, _ = forked_copy
-    resident = sum(sandbox._resident_memory(p) for p in tree)
-    private = sum(sandbox._private_memory(p) for p in tree)
+    resident = sum(memory.resident_memory(p) for p in tree)
+    private = sum(memory.private_memory(p) for p in tree)
     assert resident >= 400 * MB and private < resident - 150 * MB, (resident, private)
-    assert not sandbox._over(tree, resident - 100 * MB)  # what RSS alone would stop
-    assert sandbox._over(tree, private - 100 * MB)
+    assert not memory.over_cap(tree, resident - 100 * MB)  # what RSS alone would stop
+    assert memory.over_cap(tree, private - 100 * MB)
 
 
 def test_the_kernels_counters_bound_the_private_share(forked_copy):
     for process in forked_copy[0]:
-        assert sandbox._resident_memory(process) >= sandbox._private_memory(process) - sandbox.RSS_COUNTER_LAG
+        assert memory.resident_memory(process) >= memory.private_memory(process) - memory.RSS_COUNTER_LAG
 
 
 def test_far_below_the_cap_no_page_table_is_walked(monkeypatch):
@@ -46,8 +46,8 @@ def test_far_below_the_cap_no_page_table_is_walked(monkeypatch):
         raise AssertionError("PSS read while RSS was far below the cap")
 
     here = psutil.Process()
-    resident = sandbox._resident_memory(here)
-    monkeypatch.setattr(sandbox, "_private_memory", walked)
-    assert not sandbox._over([here], resident + 2 * sandbox.RSS_COUNTER_LAG)
+    resident = memory.resident_memory(here)
+    monkeypatch.setattr(memory, "private_memory", walked)
+    assert not memory.over_cap([here], resident + 2 * memory.RSS_COUNTER_LAG)
     with pytest.raises(AssertionError, match="PSS read"):  # near it, the precise count decides
-        sandbox._over([here], resident + sandbox.RSS_COUNTER_LAG // 2)
+        memory.over_cap([here], resident + memory.RSS_COUNTER_LAG // 2)

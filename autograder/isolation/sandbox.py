@@ -34,14 +34,11 @@ import psutil
 from autograder.isolation import confine
 from autograder.isolation.confine.mechanisms import ENFORCED_BY, IPC_NAMESPACE, RLIMITS, SCRATCH_TMPFS
 from autograder.isolation.confine.process import remove_ipc_objects
+from autograder.isolation.memory import over_cap, private_memory
 from genimg_kit.checks.subject import SubmissionDied, SubmissionError
 from genimg_kit.parts import MissingName
 
 CHILD_SCRIPT = pathlib.Path(__file__).with_name("child.py")
-# How far below the truth the kernel's RSS counters may read: since Linux 6.2 each CPU holds
-# back up to max(32, 2 x CPUs) pages, before it each thread up to 64 (for which 32 MiB is ample).
-_CPUS = os.cpu_count() or 1
-RSS_COUNTER_LAG = _CPUS * max(32, 2 * _CPUS) * os.sysconf("SC_PAGE_SIZE") + 32 * 2**20
 
 
 class SandboxStartError(Exception):
@@ -64,52 +61,6 @@ class _CappedReader(threading.Thread):
     def text(self):
         text = self.kept.decode(errors="replace")
         return text + (f"\n[... {self.dropped} more bytes dropped]" if self.dropped else "")
-
-
-def _counted(path, keys):
-    """The sum of the kB fields `keys` of the /proc file `path`, in bytes (None when it has none)."""
-    try:
-        with open(path) as info:
-            fields = dict(line.split(":", 1) for line in info if line.startswith(keys))
-        return sum(int(fields[key].split()[0]) for key in keys) * 1024
-    except (OSError, KeyError, ValueError):  # an older kernel, not Linux, or the process is gone
-        return None
-
-
-def _resident_memory(process):
-    """Bytes of anonymous and shared-memory pages that `process` maps (the kernel's counters,
-    /proc/PID/status), or None where it keeps none: a cheap bound, never under its PSS."""
-    return _counted(f"/proc/{process.pid}/status", ("RssAnon", "RssShmem"))
-
-
-def _private_memory(process):
-    """Bytes of memory that `process` holds of its own: its proportional share (PSS) of
-    anonymous and shared-memory pages.
-
-    Not RSS: RSS also counts the pages of the libraries it maps (TensorFlow's
-    alone are 500 MB), which every process shares and the kernel can drop and
-    read again, and it counts a forked child's copy-on-write pages in full
-    again; a submission's allocations are private memory.
-    """
-    found = _counted(f"/proc/{process.pid}/smaps_rollup", ("Pss_Anon", "Pss_Shmem"))
-    if found is None:
-        found = _resident_memory(process)
-    if found is None:
-        try:
-            found = process.memory_info().rss
-        except psutil.Error:
-            found = 0
-    return found
-
-
-def _over(tree, cap):
-    """Whether the processes of `tree` hold more than `cap` bytes of their own. Their PSS is
-    read (a walk of each one's page tables: 15 ms for a TensorFlow child) only when their
-    RSS, which bounds it, comes within the kernel counters' lag of `cap`."""
-    resident = [_resident_memory(p) for p in tree]
-    if None not in resident and sum(resident) <= cap - RSS_COUNTER_LAG:
-        return False
-    return sum(_private_memory(p) for p in tree) > cap
 
 
 def _folder_bytes(folder, enough):
@@ -189,7 +140,7 @@ class Sandbox:
         """`cap`, or less in a container too small for it: the watchdog must stop a
         submission's child before the container's OOM killer does, so that an
         overrun is charged to the submission with the cap it broke."""
-        grader = _private_memory(psutil.Process()) // 2**20
+        grader = private_memory(psutil.Process()) // 2**20
         return min(cap, self.container.memory_mb - grader - self.limits.container_margin_mb)
 
     # --- limits ---------------------------------------------------------
@@ -205,7 +156,7 @@ class Sandbox:
         ticks = 0
         while self.process.poll() is None:
             tree = self._tree()
-            if _over(tree, self.memory_mb * 2**20):
+            if over_cap(tree, self.memory_mb * 2**20):
                 self._kill(f"the submission used more than {self.memory_mb} MiB of memory and was stopped")
                 return
             if self._counts_processes and len(tree) - len(self._own) > self.limits.processes:
