@@ -26,7 +26,7 @@ check cells). From it:
   offline (`GENIMG_OFFLINE=1`: the offline MNIST digits, procedural flowers
   and the tiny Stable Diffusion 3 trained on drawn flowers), at a budget
   (`--budget`, default `cpu`: the latent grid shows digits and the flowers
-  look like flowers; about 20 minutes on two cores), in a temporary folder,
+  look like flowers; about 13 minutes on two cores with tensorflow), in a temporary folder,
   on the backend in `KERAS_BACKEND` (tensorflow when unset), recording each
   cell's timing. It refuses to write a notebook in which a cell failed or a
   check cell scored less than full points. `bench/notebook_budget.py` reads
